@@ -1,0 +1,87 @@
+"""The standard backend: the routes every scenario can call, with the CORS settings it gives."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse
+
+
+class DeliberateFailure(RuntimeError):
+    """Raised by GET /error, never handled: the app answers 500 from Starlette's error layer."""
+
+
+def create_app(cors: dict[str, Any] | None) -> FastAPI:
+    """The standard app; `cors` is CORSMiddleware's keyword arguments, None for no middleware."""
+    app = FastAPI(title="cors-harness backend", openapi_url=None, docs_url=None, redoc_url=None)
+    if cors is not None:
+        app.add_middleware(CORSMiddleware, **cors)
+
+    @app.get("/")
+    async def read_root() -> dict[str, str]:
+        return {"message": "Hello, World!"}
+
+    @app.get("/items/")
+    async def list_items(response: Response) -> list[dict[str, Any]]:
+        response.headers["X-Total-Count"] = "2"
+        response.headers["X-Request-Id"] = "req-1"
+        return [{"id": 1}, {"id": 2}]
+
+    @app.post("/items/")
+    async def create_item(item: dict[str, Any]) -> dict[str, Any]:
+        return item
+
+    @app.put("/items/{item_id}")
+    async def replace_item(item_id: int, item: dict[str, Any]) -> dict[str, Any]:
+        return {"id": item_id, **item}
+
+    @app.patch("/items/{item_id}")
+    async def update_item(item_id: int, item: dict[str, Any]) -> dict[str, Any]:
+        return {"id": item_id, **item}
+
+    @app.delete("/items/{item_id}")
+    async def delete_item(item_id: int) -> dict[str, int]:
+        return {"deleted": item_id}
+
+    @app.post("/echo")
+    async def echo(request: Request) -> dict[str, Any]:
+        body = await request.body()
+        return {"content_type": request.headers.get("content-type"), "length": len(body)}
+
+    @app.get("/error")
+    async def error() -> None:
+        raise DeliberateFailure("unhandled exception raised on purpose by GET /error")
+
+    @app.get("/cookies/set")
+    async def set_cookie(
+        name: str,
+        value: str = "1",
+        samesite: Literal["lax", "strict", "none"] | None = None,
+        secure: bool = False,
+        httponly: bool = True,
+    ) -> Response:
+        response = JSONResponse({"set": name})
+        # Starlette always writes a SameSite attribute; None here means "leave it out" so the
+        # browser's own default applies, which Starlette cannot express.
+        header = f"{name}={value}; Path=/"
+        if samesite is not None:
+            header += f"; SameSite={samesite.capitalize()}"
+        if secure:
+            header += "; Secure"
+        if httponly:
+            header += "; HttpOnly"
+        response.headers.append("Set-Cookie", header)
+        return response
+
+    @app.get("/cookies/")
+    async def read_cookies(request: Request) -> dict[str, list[str]]:
+        return {"names": sorted(request.cookies)}
+
+    @app.api_route("/redirect", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def redirect(request: Request, to: str = "/", status: int = 307) -> Response:
+        query = request.url.query
+        return RedirectResponse(f"{to}?{query}" if query else to, status_code=status)
+
+    return app

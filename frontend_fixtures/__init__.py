@@ -1,0 +1,1 @@
+"""Static pages that frontends serve; `probe.js` runs the fetch() calls a scenario asks for."""

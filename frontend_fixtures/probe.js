@@ -1,0 +1,39 @@
+// Runs fetch() for each probe spec, concurrently, and reports what the page could see.
+// A spec: {probe, url, method, headers, body, credentials, timeout_ms}.
+"use strict";
+
+async function corsProbeOne(spec) {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => { timedOut = true; controller.abort(); }, spec.timeout_ms);
+  const init = {
+    method: spec.method,
+    headers: spec.headers,
+    credentials: spec.credentials,
+    mode: "cors",
+    signal: controller.signal,
+  };
+  if (spec.body !== null) {
+    init.body = spec.body;
+  }
+  try {
+    const response = await fetch(spec.url, init);
+    const headers = {};
+    response.headers.forEach((value, name) => { headers[name] = value; });
+    await response.arrayBuffer();
+    return {
+      probe: spec.probe,
+      received: true,
+      status: response.status,
+      headers: headers,
+      response_type: response.type,
+      redirected: response.redirected,
+    };
+  } catch (error) {
+    return { probe: spec.probe, received: false, error: String(error), timed_out: timedOut };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+window.corsProbe = (specs) => Promise.all(specs.map(corsProbeOne));

@@ -1,0 +1,48 @@
+"""From what the page saw and what the server recorded to one outcome and its facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.results import Exchange, PageResult
+from harness.scenario import Outcome
+
+
+@dataclass(frozen=True)
+class Classification:
+    outcome: Outcome
+    preflight_sent: bool
+    reached_server: bool
+    cookie_sent: bool
+    status: int | None
+    error: str | None
+
+
+def classify(page: PageResult, evidence: list[Exchange], cookie_names: list[str]) -> Classification:
+    """One outcome per cell; a harness failure is `error`, never a kind of `blocked`.
+
+    `cookie_names` are the cookies the request set up; with none, any cookie counts.
+    """
+    preflights = [e for e in evidence if e.preflight]
+    actual = [e for e in evidence if not e.preflight]
+    sent = {name for e in actual for name in e.cookies_sent}
+    cookie_sent = bool(sent & set(cookie_names)) if cookie_names else bool(sent)
+    outcome: Outcome
+    if page.harness_error is not None:
+        outcome = "error"
+    elif page.received:
+        outcome = "allowed"
+    elif actual:
+        outcome = "blocked-response"
+    elif preflights:
+        outcome = "blocked-preflight"
+    else:
+        outcome = "blocked-network"
+    return Classification(
+        outcome=outcome,
+        preflight_sent=bool(preflights),
+        reached_server=bool(actual),
+        cookie_sent=cookie_sent,
+        status=page.status if page.received else None,
+        error=page.harness_error or page.error,
+    )

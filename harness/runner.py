@@ -1,0 +1,309 @@
+"""Running scenarios: servers per scenario, browsers once per run, probes batched per page."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.types import Receive, Scope, Send
+
+from backend_fixtures.app import create_app
+from harness._exceptions import ScenarioError
+from harness.classify import classify
+from harness.engines import Browsers, Overrides
+from harness.engines.base import LaunchedBrowser, ProbeSpec, harness_failure
+from harness.expect import mismatches
+from harness.frontend import PAGE, create_frontend_app
+from harness.recorder import PROBE_PARAM, Recorder
+from harness.results import Environment, PageResult, Result, RunResults, ScenarioFailure
+from harness.scenario import (
+    BROWSERS,
+    PLACEHOLDER,
+    Browser,
+    Cookie,
+    Cors,
+    Request,
+    Scenario,
+    load_scenario,
+    scenario_files,
+)
+from harness.server import serve
+
+DEFAULT_TIMEOUT_S = 10.0
+PACKAGES = ("starlette", "fastapi", "uvicorn", "playwright", "selenium", "pydantic")
+
+
+@dataclass(frozen=True)
+class Origins:
+    """Where one scenario's servers listen, once their ports are known."""
+
+    backend: str
+    frontends: dict[str, str]
+
+    def substitute(self, text: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            kind, name, part = match.groups()
+            origin = self.backend if kind == "backend" else self.frontends[name]
+            scheme, rest = origin.split("://", 1)
+            host, port = rest.rsplit(":", 1)
+            return {"scheme": scheme, "host": host, "port": port}.get(part or "", origin)
+
+        return PLACEHOLDER.sub(replace, text)
+
+
+def cors_kwargs(cors: Cors, origins: Origins) -> dict[str, Any]:
+    """CORSMiddleware's keyword arguments with frontend placeholders replaced by real origins."""
+    kwargs = cors.model_dump()
+    kwargs["allow_origins"] = [origins.substitute(o) for o in cors.allow_origins]
+    if cors.allow_origin_regex is not None:
+        kwargs["allow_origin_regex"] = origins.substitute(cors.allow_origin_regex)
+    return kwargs
+
+
+def cookie_groups(scenario: Scenario) -> list[list[Request]]:
+    """Requests that can share one browser context, in order of first appearance.
+
+    Requests with the same cookie set-up cannot disturb each other's cookies, so they share a
+    context and run concurrently; one that calls a cookie-setting route gets a context of its own.
+    """
+    groups: dict[object, list[Request]] = {}
+    for request in scenario.requests:
+        key: object = tuple(request.cookies)
+        if request.path.startswith("/cookies/set"):
+            key = ("own", request.name)
+        groups.setdefault(key, []).append(request)
+    return list(groups.values())
+
+
+class _Deferred:
+    """An ASGI app filled in once the server's port is known (origins name the backend port)."""
+
+    def __init__(self) -> None:
+        self.app: Callable[[Scope, Receive, Send], Any] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.app is not None, "backend app not set"
+        await self.app(scope, receive, send)
+
+
+@contextmanager
+def scenario_servers(scenario: Scenario) -> Iterator[tuple[Origins, Recorder]]:
+    """Start the scenario's frontends and its recorded backend; stop both on every path."""
+    with ExitStack() as stack:
+        names = list(scenario.frontends)
+        ports = stack.enter_context(
+            serve(create_frontend_app(), sockets=len(names), name=f"{scenario.name}-frontends")
+        )
+        deferred = _Deferred()
+        recorder = Recorder(deferred)
+        (backend_port,) = stack.enter_context(serve(recorder, name=f"{scenario.name}-backend"))
+        origins = Origins(
+            backend=f"http://{scenario.backend.host}:{backend_port}",
+            frontends={
+                name: f"{scenario.frontends[name].scheme}://{scenario.frontends[name].host}:{port}"
+                for name, port in zip(names, ports, strict=True)
+            },
+        )
+        cors = scenario.backend.cors
+        deferred.app = create_app(None if cors is None else cors_kwargs(cors, origins))
+        yield origins, recorder
+
+
+def _url(base: str, path: str, probe: str, extra: dict[str, str] | None = None) -> str:
+    query = urlencode({**(extra or {}), PROBE_PARAM: probe})
+    return f"{base}{path}{'&' if '?' in path else '?'}{query}"
+
+
+def _cookie_url(origins: Origins, cookie: Cookie, probe: str) -> str:
+    params = {"name": cookie.name, "value": cookie.value, "secure": str(cookie.secure).lower(),
+              "httponly": str(cookie.httponly).lower()}
+    if cookie.samesite is not None:
+        params["samesite"] = cookie.samesite
+    return _url(origins.backend, "/cookies/set", probe, params)
+
+
+class Harness:
+    """The library API: launch browsers once, then run scenarios against them.
+
+        with Harness(["chromium", "firefox"]) as harness:
+            results = harness.run_scenario(load_scenario("scenarios/seed_article.yaml"))
+    """
+
+    def __init__(
+        self,
+        browsers: Iterable[Browser] = BROWSERS,
+        overrides: Overrides | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self.browsers = Browsers(browsers, overrides)
+        self.timeout_ms = int(timeout_s * 1000)
+
+    def __enter__(self) -> Harness:
+        self.browsers.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.browsers.__exit__(exc_type, exc, tb)
+
+    def environment(self) -> Environment:
+        packages = {}
+        for name in PACKAGES:
+            try:
+                packages[name] = importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                packages[name] = "not installed"
+        return Environment(
+            python=platform.python_version(),
+            platform=platform.platform(),
+            packages=packages,
+            browsers=self.browsers.infos(),
+        )
+
+    def run_scenario(self, scenario: Scenario) -> list[Result]:
+        results: list[Result] = []
+        with scenario_servers(scenario) as (origins, recorder):
+            for name in scenario.browsers:
+                browser = self.browsers.launched.get(name)
+                reason = self.browsers.failures.get(name, f"{name} was not launched in this run")
+                pages: dict[str, PageResult] = {}
+                specs: dict[str, ProbeSpec] = {}
+                for group in cookie_groups(scenario):
+                    group_specs = {r.name: self._spec(scenario, r, name, origins) for r in group}
+                    specs.update(group_specs)
+                    if browser is None:
+                        found = harness_failure(list(group_specs.values()), reason)
+                    else:
+                        found = self._run_group(browser, group, group_specs, origins)
+                    pages.update({r.name: p for r, p in zip(group, found, strict=True)})
+                for request in scenario.requests:
+                    results.append(self._result(scenario, request, name, browser, origins,
+                                                specs[request.name], pages[request.name],
+                                                recorder))
+        return results
+
+    def _spec(self, scenario: Scenario, request: Request, browser: Browser,
+              origins: Origins) -> ProbeSpec:
+        probe = f"{browser[:2]}-{request.name[:24]}-{secrets.token_hex(4)}"
+        return ProbeSpec(
+            probe=probe,
+            url=_url(origins.backend, request.path, probe),
+            method=request.method,
+            headers=request.fetch_headers(),
+            body=request.fetch_body(),
+            credentials=request.credentials,
+            timeout_ms=self.timeout_ms,
+        )
+
+    def _run_group(self, browser: LaunchedBrowser, group: list[Request],
+                   specs: dict[str, ProbeSpec], origins: Origins) -> list[PageResult]:
+        page_of = {r.name: f"{origins.frontends[r.frontend]}{PAGE}" for r in group}
+        try:
+            with browser.session() as session:
+                for cookie in group[0].cookies:
+                    setup = f"setup-{secrets.token_hex(4)}"
+                    url = _cookie_url(origins, cookie, setup)
+                    if cookie.set_by == "navigation":
+                        session.visit(url)
+                    else:
+                        spec = ProbeSpec(probe=setup, url=url, method="GET", headers={}, body=None,
+                                         credentials="include", timeout_ms=self.timeout_ms)
+                        session.run_probes(page_of[group[0].name], [spec])
+                found: dict[str, PageResult] = {}
+                for page_url in dict.fromkeys(page_of.values()):
+                    batch = [r.name for r in group if page_of[r.name] == page_url]
+                    answers = session.run_probes(page_url, [specs[n] for n in batch])
+                    found.update(zip(batch, answers, strict=True))
+                return [found[r.name] for r in group]
+        except Exception as exc:  # any failure of the browser is the harness's, not a block
+            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+            return harness_failure(list(specs.values()), reason)
+
+    def _result(self, scenario: Scenario, request: Request, browser_name: Browser,
+                browser: LaunchedBrowser | None, origins: Origins, spec: ProbeSpec,
+                page: PageResult, recorder: Recorder) -> Result:
+        evidence = recorder.for_probe(spec["probe"])
+        found = classify(page, evidence, [c.name for c in request.cookies])
+        readable = {k.lower(): v for k, v in page.headers.items()}
+        result = Result(
+            scenario=scenario.name,
+            request=request.name,
+            browser=browser_name,
+            browser_version=browser.info.version if browser else "unavailable",
+            engine=browser.info.engine if browser else "unavailable",
+            frontend_origin=origins.frontends[request.frontend],
+            url=spec["url"],
+            method=request.method,
+            credentials=request.credentials,
+            outcome=found.outcome,
+            preflight_sent=found.preflight_sent,
+            reached_server=found.reached_server,
+            cookie_sent=found.cookie_sent,
+            status=found.status,
+            readable_headers=readable,
+            error=found.error,
+            console=page.console,
+            evidence=evidence,
+        )
+        if request.expect is not None:
+            facts = request.expect.for_browser(browser_name)
+            expected = facts.model_dump(exclude_none=True)
+            if expected:
+                result.expected = expected
+                result.mismatches = mismatches(facts, result, request.read_headers)
+                result.expectation_met = not result.mismatches
+        return result
+
+
+def run_paths(
+    paths: Iterable[str | Path],
+    browsers: Iterable[Browser] | None = None,
+    overrides: Overrides | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_scenario: Callable[[Scenario, list[Result]], None] | None = None,
+) -> RunResults:
+    """Load every scenario under `paths` and run it; a bad file is listed, the rest still run."""
+    started = time.monotonic()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    scenarios: list[Scenario] = []
+    failures: list[ScenarioFailure] = []
+    for path in scenario_files(paths):
+        try:
+            scenarios.append(load_scenario(path))
+        except ScenarioError as exc:
+            failures.append(ScenarioFailure(path=str(path), message=str(exc)))
+    wanted = list(browsers) if browsers is not None else list(BROWSERS)
+    needed = [b for b in wanted if any(b in s.browsers for s in scenarios)]
+    results: list[Result] = []
+    with Harness(needed, overrides, timeout_s) as harness:
+        for scenario in scenarios:
+            selected = [b for b in scenario.browsers if b in wanted]
+            if not selected:
+                continue
+            found = harness.run_scenario(scenario.model_copy(update={"browsers": selected}))
+            results.extend(found)
+            if on_scenario is not None:
+                on_scenario(scenario, found)
+        environment = harness.environment()
+    return RunResults(
+        started_at=started_at,
+        wall_seconds=round(time.monotonic() - started, 3),
+        environment=environment,
+        scenario_errors=failures,
+        results=results,
+    )

@@ -1,0 +1,49 @@
+"""A real uvicorn server in a thread, on loopback sockets bound to port 0."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from harness._exceptions import FixtureError
+
+LOOPBACK = "127.0.0.1"
+
+
+@contextmanager
+def serve(app: ASGIApp, *, sockets: int = 1, name: str = "server") -> Iterator[list[int]]:
+    """Serve `app` on `sockets` fresh loopback ports; yield the ports; stop on every path."""
+    with ExitStack() as stack:
+        bound: list[socket.socket] = []
+        for _ in range(sockets):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((LOOPBACK, 0))
+            sock.listen(128)
+            bound.append(sock)
+        config = uvicorn.Config(
+            app, log_config=None, log_level="warning", access_log=False, lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": bound}, name=f"uvicorn-{name}", daemon=True
+        )
+        thread.start()
+
+        def stop() -> None:
+            server.should_exit = True
+            thread.join(timeout=5)
+
+        stack.callback(stop)
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise FixtureError(f"uvicorn for {name} did not start on {LOOPBACK}")
+            time.sleep(0.002)
+        yield [sock.getsockname()[1] for sock in bound]
