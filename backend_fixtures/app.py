@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request, Response
@@ -53,6 +54,16 @@ def create_app(cors: dict[str, Any] | None) -> FastAPI:
     @app.get("/error")
     async def error() -> None:
         raise DeliberateFailure("unhandled exception raised on purpose by GET /error")
+
+    @app.get("/slow")
+    async def slow(request: Request, seconds: float = 1.0) -> dict[str, float]:
+        # Stops early when the page gives up, so no handler outlives the probe.
+        deadline = asyncio.get_running_loop().time() + min(seconds, 30.0)
+        while asyncio.get_running_loop().time() < deadline:
+            if await request.is_disconnected():
+                break
+            await asyncio.sleep(0.05)
+        return {"slept": seconds}
 
     @app.get("/cookies/set")
     async def set_cookie(

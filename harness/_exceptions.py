@@ -1,9 +1,9 @@
 """Errors raised by cors-harness.
 
-    HarnessError
-    ├── ScenarioError        a scenario file is unreadable or invalid (exit status 2)
-    ├── EngineUnavailable    no way to drive a requested browser here
-    └── FixtureError         a server, browser or display failed to start or answer
+HarnessError
+├── ScenarioError        a scenario file is unreadable or invalid (exit status 2)
+├── EngineUnavailable    no way to drive a requested browser here
+└── FixtureError         a server, browser or display failed to start or answer
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from harness.results import Exchange, PageResult
-from harness.scenario import Outcome
+if TYPE_CHECKING:
+    from harness.results import Exchange, PageResult
+    from harness.scenario import Outcome
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from harness.results import Result
-from harness.scenario import Facts
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.results import Result
+    from harness.scenario import Facts
 
 
 def mismatches(facts: Facts, result: Result, read_headers: list[str]) -> list[str]:
@@ -21,8 +24,9 @@ def mismatches(facts: Facts, result: Result, read_headers: list[str]) -> list[st
     check("status", facts.status, result.status)
     if facts.readable_headers is not None:
         readable = {h.lower() for h in read_headers if h.lower() in result.readable_headers}
-        check("readable_headers", sorted(h.lower() for h in facts.readable_headers),
-              sorted(readable))
+        check(
+            "readable_headers", sorted(h.lower() for h in facts.readable_headers), sorted(readable)
+        )
     return found
 
 

@@ -6,11 +6,13 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from harness.results import Exchange
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # A query parameter does not change what is CORS-safelisted; a custom header would.
 PROBE_PARAM = "cors_probe"
@@ -43,7 +45,8 @@ class Recorder:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_headers = [
-                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in message.get("headers", [])
                 ]
             await send(message)
 

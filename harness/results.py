@@ -6,11 +6,12 @@ These models are the schema of `results.json` (`cors-harness schema results` pri
 from __future__ import annotations
 
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.scenario import Browser, Outcome
+if TYPE_CHECKING:
+    from harness.scenario import Browser, Outcome
 
 SCHEMA_VERSION = 1
 
@@ -93,7 +94,9 @@ class PageResult(_Model):
     probe: str
     received: bool = Field(description="fetch() resolved with a response.")
     status: int | None = None
-    headers: dict[str, str] = Field(default_factory=dict, description="Headers the page could read.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers the page could read."
+    )
     response_type: str | None = None
     redirected: bool | None = None
     error: str | None = Field(None, description="The browser's error text when fetch() rejected.")

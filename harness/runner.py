@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
-import re
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-from starlette.types import Receive, Scope, Send
 
 from backend_fixtures.app import create_app
 from harness._exceptions import ScenarioError
@@ -39,6 +33,14 @@ from harness.scenario import (
     scenario_files,
 )
 from harness.server import serve
+
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable, Iterable, Iterator
+    from pathlib import Path
+    from types import TracebackType
+
+    from starlette.types import Receive, Scope, Send
 
 DEFAULT_TIMEOUT_S = 10.0
 PACKAGES = ("starlette", "fastapi", "uvicorn", "playwright", "selenium", "pydantic")
@@ -126,8 +128,12 @@ def _url(base: str, path: str, probe: str, extra: dict[str, str] | None = None) 
 
 
 def _cookie_url(origins: Origins, cookie: Cookie, probe: str) -> str:
-    params = {"name": cookie.name, "value": cookie.value, "secure": str(cookie.secure).lower(),
-              "httponly": str(cookie.httponly).lower()}
+    params = {
+        "name": cookie.name,
+        "value": cookie.value,
+        "secure": str(cookie.secure).lower(),
+        "httponly": str(cookie.httponly).lower(),
+    }
     if cookie.samesite is not None:
         params["samesite"] = cookie.samesite
     return _url(origins.backend, "/cookies/set", probe, params)
@@ -136,8 +142,8 @@ def _cookie_url(origins: Origins, cookie: Cookie, probe: str) -> str:
 class Harness:
     """The library API: launch browsers once, then run scenarios against them.
 
-        with Harness(["chromium", "firefox"]) as harness:
-            results = harness.run_scenario(load_scenario("scenarios/seed_article.yaml"))
+    with Harness(["chromium", "firefox"]) as harness:
+        results = harness.run_scenario(load_scenario("scenarios/seed_article.yaml"))
     """
 
     def __init__(
@@ -192,13 +198,23 @@ class Harness:
                         found = self._run_group(browser, group, group_specs, origins)
                     pages.update({r.name: p for r, p in zip(group, found, strict=True)})
                 for request in scenario.requests:
-                    results.append(self._result(scenario, request, name, browser, origins,
-                                                specs[request.name], pages[request.name],
-                                                recorder))
+                    results.append(
+                        self._result(
+                            scenario,
+                            request,
+                            name,
+                            browser,
+                            origins,
+                            specs[request.name],
+                            pages[request.name],
+                            recorder,
+                        )
+                    )
         return results
 
-    def _spec(self, scenario: Scenario, request: Request, browser: Browser,
-              origins: Origins) -> ProbeSpec:
+    def _spec(
+        self, scenario: Scenario, request: Request, browser: Browser, origins: Origins
+    ) -> ProbeSpec:
         probe = f"{browser[:2]}-{request.name[:24]}-{secrets.token_hex(4)}"
         return ProbeSpec(
             probe=probe,
@@ -207,11 +223,16 @@ class Harness:
             headers=request.fetch_headers(),
             body=request.fetch_body(),
             credentials=request.credentials,
-            timeout_ms=self.timeout_ms,
+            timeout_ms=int(request.timeout * 1000) if request.timeout else self.timeout_ms,
         )
 
-    def _run_group(self, browser: LaunchedBrowser, group: list[Request],
-                   specs: dict[str, ProbeSpec], origins: Origins) -> list[PageResult]:
+    def _run_group(
+        self,
+        browser: LaunchedBrowser,
+        group: list[Request],
+        specs: dict[str, ProbeSpec],
+        origins: Origins,
+    ) -> list[PageResult]:
         page_of = {r.name: f"{origins.frontends[r.frontend]}{PAGE}" for r in group}
         try:
             with browser.session() as session:
@@ -221,8 +242,15 @@ class Harness:
                     if cookie.set_by == "navigation":
                         session.visit(url)
                     else:
-                        spec = ProbeSpec(probe=setup, url=url, method="GET", headers={}, body=None,
-                                         credentials="include", timeout_ms=self.timeout_ms)
+                        spec = ProbeSpec(
+                            probe=setup,
+                            url=url,
+                            method="GET",
+                            headers={},
+                            body=None,
+                            credentials="include",
+                            timeout_ms=self.timeout_ms,
+                        )
                         session.run_probes(page_of[group[0].name], [spec])
                 found: dict[str, PageResult] = {}
                 for page_url in dict.fromkeys(page_of.values()):
@@ -234,9 +262,17 @@ class Harness:
             reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
             return harness_failure(list(specs.values()), reason)
 
-    def _result(self, scenario: Scenario, request: Request, browser_name: Browser,
-                browser: LaunchedBrowser | None, origins: Origins, spec: ProbeSpec,
-                page: PageResult, recorder: Recorder) -> Result:
+    def _result(
+        self,
+        scenario: Scenario,
+        request: Request,
+        browser_name: Browser,
+        browser: LaunchedBrowser | None,
+        origins: Origins,
+        spec: ProbeSpec,
+        page: PageResult,
+        recorder: Recorder,
+    ) -> Result:
         evidence = recorder.for_probe(spec["probe"])
         found = classify(page, evidence, [c.name for c in request.cookies])
         readable = {k.lower(): v for k, v in page.headers.items()}

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from harness._exceptions import ScenarioError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
 
 Browser = Literal["chromium", "firefox", "webkit"]
 BROWSERS: tuple[Browser, ...] = get_args(Browser)
@@ -18,10 +20,12 @@ Outcome = Literal["allowed", "blocked-preflight", "blocked-response", "blocked-n
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
-# The hosts every engine resolves to loopback on its own (checked in Chromium, Firefox and WebKitGTK).
+# Hosts every engine resolves to loopback by itself (checked: Chromium, Firefox, WebKitGTK).
 HOST_PATTERN = r"^(localhost|127\.0\.0\.1|[a-z0-9]([a-z0-9-]*[a-z0-9])?\.localhost)$"
 TOKEN_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
-PLACEHOLDER = re.compile(r"\{(frontend|backend)(?::([A-Za-z0-9_-]+))?(?:\.(origin|host|port|scheme))?\}")
+PLACEHOLDER = re.compile(
+    r"\{(frontend|backend)(?::([A-Za-z0-9_-]+))?(?:\.(origin|host|port|scheme))?\}"
+)
 PLACEHOLDER_LIKE = re.compile(r"\{(frontend|backend)[^}]*\}")
 
 
@@ -122,6 +126,7 @@ class Request(_Model):
     credentials: Literal["omit", "same-origin", "include"] = "same-origin"
     cookies: list[Cookie] = []
     read_headers: list[str] = []
+    timeout: float | None = Field(None, gt=0, le=120, description="Seconds; default: the run's.")
     expect: Annotated[Expectation | None, BeforeValidator(_outcome_shorthand)] = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -214,9 +219,9 @@ def _field(loc: Sequence[str | int]) -> str:
     return out
 
 
-def _duplicate_keys(node: yaml.Node | None, loc: tuple[str | int, ...] = ()) -> Iterator[
-    tuple[tuple[str | int, ...], int]
-]:
+def _duplicate_keys(
+    node: yaml.Node | None, loc: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], int]]:
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
@@ -248,8 +253,11 @@ def _check_references(scenario: Scenario, located: _Located, path: str) -> None:
         for match in PLACEHOLDER_LIKE.finditer(text):
             full = PLACEHOLDER.fullmatch(match.group(0))
             if full is None:
-                fail(loc, f"malformed placeholder {match.group(0)!r}; write "
-                     "{frontend:NAME}, {frontend:NAME.host|port|scheme|origin} or {backend}")
+                fail(
+                    loc,
+                    f"malformed placeholder {match.group(0)!r}; write "
+                    "{frontend:NAME}, {frontend:NAME.host|port|scheme|origin} or {backend}",
+                )
                 return
             kind, name, _ = full.groups()
             if kind == "frontend" and name not in scenario.frontends:
@@ -262,8 +270,10 @@ def _check_references(scenario: Scenario, located: _Located, path: str) -> None:
             fail(("requests", index, "name"), f"request name {request.name!r} is used twice")
         names.add(request.name)
         if request.frontend not in scenario.frontends:
-            fail(("requests", index, "frontend"),
-                 f"unknown frontend {request.frontend!r}; declared: {declared}")
+            fail(
+                ("requests", index, "frontend"),
+                f"unknown frontend {request.frontend!r}; declared: {declared}",
+            )
     if len(set(scenario.browsers)) != len(scenario.browsers):
         fail(("browsers",), "a browser is listed twice")
 
@@ -283,11 +293,16 @@ def parse_scenario(text: str, path: str, name: str | None = None) -> Scenario:
     for loc, line in _duplicate_keys(root):
         raise ScenarioError(path, line, _field(loc), "key appears twice in one mapping")
     if not isinstance(data, dict):
-        raise ScenarioError(path, located.line(()), "", "a scenario is a mapping with backend, "
-                            "frontends and requests")
+        raise ScenarioError(
+            path,
+            located.line(()),
+            "",
+            "a scenario is a mapping with backend, frontends and requests",
+        )
     if "name" in data:
-        raise ScenarioError(path, located.line(("name",)), "name",
-                            "extra field; a scenario is named after its file")
+        raise ScenarioError(
+            path, located.line(("name",)), "name", "extra field; a scenario is named after its file"
+        )
     data["name"] = name if name is not None else Path(path).stem
     try:
         scenario = Scenario.model_validate(data)
@@ -326,8 +341,13 @@ def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"}
-                                and not p.name.endswith(".baseline.yaml")))
+            files.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix in {".yaml", ".yml"} and not p.name.endswith(".baseline.yaml")
+                )
+            )
         elif path.exists():
             files.append(path)
         else:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
 
 import uvicorn
-from starlette.types import ASGIApp
 
 from harness._exceptions import FixtureError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from starlette.types import ASGIApp
 
 LOOPBACK = "127.0.0.1"
 
@@ -27,7 +31,11 @@ def serve(app: ASGIApp, *, sockets: int = 1, name: str = "server") -> Iterator[l
             sock.listen(128)
             bound.append(sock)
         config = uvicorn.Config(
-            app, log_config=None, log_level="warning", access_log=False, lifespan="off",
+            app,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
             timeout_graceful_shutdown=1,
         )
         server = uvicorn.Server(config)

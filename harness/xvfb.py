@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from harness._exceptions import EngineUnavailable, FixtureError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 @contextmanager

@@ -10,23 +10,26 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Playwright, sync_playwright
 
 from harness._exceptions import EngineUnavailable, FixtureError, HarnessError
-from harness.engines.base import LaunchedBrowser
 from harness.engines.playwright import PlaywrightBrowser
 from harness.engines.webdriver import WebKitGTKBrowser
 from harness.results import BrowserInfo
 from harness.scenario import BROWSERS, Browser
 from harness.xvfb import virtual_display
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from types import TracebackType
+
+    from harness.engines.base import LaunchedBrowser
 
 EngineName = Literal[
     "playwright-bundled", "playwright-channel", "playwright-system", "playwright-bidi", "webdriver"
@@ -58,15 +61,22 @@ class Overrides:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Overrides:
-        executables = {b: environ[f"CORS_HARNESS_{b.upper()}_EXECUTABLE"] for b in BROWSERS
-                       if environ.get(f"CORS_HARNESS_{b.upper()}_EXECUTABLE")}
-        channels = {b: environ[f"CORS_HARNESS_{b.upper()}_CHANNEL"] for b in BROWSERS
-                    if environ.get(f"CORS_HARNESS_{b.upper()}_CHANNEL")}
+        executables = {
+            b: environ[f"CORS_HARNESS_{b.upper()}_EXECUTABLE"]
+            for b in BROWSERS
+            if environ.get(f"CORS_HARNESS_{b.upper()}_EXECUTABLE")
+        }
+        channels = {
+            b: environ[f"CORS_HARNESS_{b.upper()}_CHANNEL"]
+            for b in BROWSERS
+            if environ.get(f"CORS_HARNESS_{b.upper()}_CHANNEL")
+        }
         return cls(executables, channels)
 
     def merged(self, other: Overrides) -> Overrides:
-        return Overrides({**self.executables, **other.executables},
-                         {**self.channels, **other.channels})
+        return Overrides(
+            {**self.executables, **other.executables}, {**self.channels, **other.channels}
+        )
 
 
 @dataclass(frozen=True)
@@ -95,16 +105,19 @@ def plan_engine(playwright: Playwright, browser: Browser, overrides: Overrides) 
         raise EngineUnavailable(f"{browser}: override executable {executable!r} does not exist")
     if browser == "webkit":
         if channel is not None:
-            raise EngineUnavailable("webkit: Playwright has no channels for WebKit; "
-                                    "use CORS_HARNESS_WEBKIT_EXECUTABLE for a MiniBrowser path")
+            raise EngineUnavailable(
+                "webkit: Playwright has no channels for WebKit; "
+                "use CORS_HARNESS_WEBKIT_EXECUTABLE for a MiniBrowser path"
+            )
         if executable is None and (bundled := _bundled(playwright, "webkit")):
             return EnginePlan("webkit", "playwright-bundled", bundled)
         minibrowser = executable or next((p for p in MINIBROWSER_PATHS if Path(p).is_file()), None)
         driver = os.environ.get("CORS_HARNESS_WEBKIT_DRIVER") or shutil.which("WebKitWebDriver")
         if minibrowser is None or driver is None:
             missing = "MiniBrowser" if minibrowser is None else "WebKitWebDriver"
-            raise EngineUnavailable(f"webkit: no Playwright WebKit build and no {missing}; "
-                                    f"fix: {FIX['webkit']}")
+            raise EngineUnavailable(
+                f"webkit: no Playwright WebKit build and no {missing}; fix: {FIX['webkit']}"
+            )
         return EnginePlan("webkit", "webdriver", minibrowser, driver=driver)
     if channel is not None:
         return EnginePlan(browser, "playwright-channel", executable, channel=channel)
@@ -113,13 +126,17 @@ def plan_engine(playwright: Playwright, browser: Browser, overrides: Overrides) 
     if browser == "chromium":
         found = executable or _first_on_path(SYSTEM_CHROMIUM)
         if found is None:
-            raise EngineUnavailable(f"chromium: no Playwright Chromium build and no system "
-                                    f"Chromium on PATH; fix: {FIX['chromium']}")
+            raise EngineUnavailable(
+                f"chromium: no Playwright Chromium build and no system "
+                f"Chromium on PATH; fix: {FIX['chromium']}"
+            )
         return EnginePlan("chromium", "playwright-system", found)
     found = executable or _first_on_path(SYSTEM_FIREFOX)
     if found is None:
-        raise EngineUnavailable(f"firefox: no Playwright Firefox build and no system Firefox on "
-                                f"PATH; fix: {FIX['firefox']}")
+        raise EngineUnavailable(
+            f"firefox: no Playwright Firefox build and no system Firefox on "
+            f"PATH; fix: {FIX['firefox']}"
+        )
     return EnginePlan("firefox", "playwright-bidi", found, channel="moz-firefox")
 
 
@@ -160,9 +177,12 @@ class Browsers:
     def infos(self) -> list[BrowserInfo]:
         return [b.info for b in self.launched.values()]
 
-    def _launch(self, stack: ExitStack, playwright: Playwright, plan: EnginePlan) -> LaunchedBrowser:
+    def _launch(
+        self, stack: ExitStack, playwright: Playwright, plan: EnginePlan
+    ) -> LaunchedBrowser:
         if plan.engine == "webdriver":
-            assert plan.executable is not None and plan.driver is not None
+            assert plan.executable is not None
+            assert plan.driver is not None
             display = os.environ.get("DISPLAY") or stack.enter_context(virtual_display())
             webkit = WebKitGTKBrowser(plan.executable, plan.driver, display)
             stack.callback(webkit.close)
@@ -178,12 +198,18 @@ class Browsers:
         try:
             browser = browser_type.launch(**kwargs)
         except PlaywrightError as exc:
-            raise FixtureError(f"{plan.browser}: launch via {plan.engine} "
-                               f"({plan.executable or plan.channel}) failed: "
-                               f"{_one_line(exc)}") from exc
+            raise FixtureError(
+                f"{plan.browser}: launch via {plan.engine} "
+                f"({plan.executable or plan.channel}) failed: "
+                f"{_one_line(exc)}"
+            ) from exc
         stack.callback(browser.close)
-        info = BrowserInfo(name=plan.browser, version=browser.version, engine=plan.engine,
-                           executable=plan.executable or plan.channel)
+        info = BrowserInfo(
+            name=plan.browser,
+            version=browser.version,
+            engine=plan.engine,
+            executable=plan.executable or plan.channel,
+        )
         return PlaywrightBrowser(browser, info)
 
 

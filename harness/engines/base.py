@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from typing import Protocol, TypedDict
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from harness.results import BrowserInfo, PageResult
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
 
 
 class ProbeSpec(TypedDict):
@@ -40,7 +42,12 @@ def page_results(raw: object, specs: list[ProbeSpec]) -> list[PageResult]:
     """Validate what probe.js returned; a malformed answer is a harness error, not 'blocked'."""
     if not isinstance(raw, list) or len(raw) != len(specs):
         return [
-            PageResult(probe=s["probe"], received=False, harness_error=f"probe.js returned {raw!r}")
+            PageResult(
+                probe=s["probe"],
+                received=False,
+                harness_error=f"probe.js returned {raw!r}",
+                error=None,
+            )
             for s in specs
         ]
     results = []
@@ -53,4 +60,7 @@ def page_results(raw: object, specs: list[ProbeSpec]) -> list[PageResult]:
 
 
 def harness_failure(specs: list[ProbeSpec], reason: str) -> list[PageResult]:
-    return [PageResult(probe=s["probe"], received=False, harness_error=reason) for s in specs]
+    return [
+        PageResult(probe=s["probe"], received=False, harness_error=reason, error=None)
+        for s in specs
+    ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -10,10 +9,13 @@ from playwright.sync_api import BrowserContext, ConsoleMessage, Page
 from playwright.sync_api import Error as PlaywrightError
 
 from harness.engines.base import ProbeSpec, harness_failure, page_results
-from harness.results import BrowserInfo, PageResult
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from playwright.sync_api import Browser
+
+    from harness.results import BrowserInfo, PageResult
 
 PAGE_LOAD_TIMEOUT_MS = 15_000
 

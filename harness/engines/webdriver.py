@@ -4,16 +4,21 @@ Playwright's WebKit build (Playwright cannot drive a stock WebKit)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
 
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.remote.client_config import ClientConfig
+from selenium.webdriver.remote.remote_connection import RemoteConnection
 from selenium.webdriver.webkitgtk.service import Service
 
 from harness._exceptions import FixtureError
 from harness.engines.base import ProbeSpec, harness_failure, page_results
 from harness.results import BrowserInfo, PageResult
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 # The last argument of an async script is WebDriver's callback.
 RUN_PROBES = """
@@ -81,7 +86,10 @@ class WebKitGTKBrowser:
 
     @contextmanager
     def session(self) -> Iterator[WebDriverSession]:
-        driver = webdriver.Remote(command_executor=self.service.service_url, options=self._options())
+        connection = RemoteConnection(
+            client_config=ClientConfig(remote_server_addr=self.service.service_url, keep_alive=True)
+        )
+        driver = webdriver.Remote(command_executor=connection, options=self._options())
         try:
             yield WebDriverSession(driver)
         finally:

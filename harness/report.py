@@ -1,0 +1,165 @@
+"""Writing a run for machines (`results.json`) and for people (`results.md`, the terminal)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+
+    from harness.results import Result, RunResults
+
+LEGEND = (
+    "P = preflight reached the server, S = actual request reached the server, "
+    "C = cookie sent; ✗ = expectation not met; ≠ = browsers disagree"
+)
+
+
+def cell_text(result: Result) -> str:
+    marks = "".join(
+        mark
+        for mark, on in (
+            ("P", result.preflight_sent),
+            ("S", result.reached_server),
+            ("C", result.cookie_sent),
+        )
+        if on
+    )
+    text: str = result.outcome
+    if result.outcome == "allowed" and result.status is not None:
+        text += f" {result.status}"
+    if marks:
+        text += f" [{marks}]"
+    if result.expectation_met is False:
+        text = f"✗ {text}"
+    return text
+
+
+def _by_scenario(results: Iterable[Result]) -> dict[str, dict[str, dict[str, Result]]]:
+    table: dict[str, dict[str, dict[str, Result]]] = {}
+    for result in results:
+        table.setdefault(result.scenario, {}).setdefault(result.request, {})[result.browser] = (
+            result
+        )
+    return table
+
+
+def _browsers(run: RunResults) -> list[str]:
+    return list(dict.fromkeys(r.browser for r in run.results))
+
+
+def _disagree(row: dict[str, Result]) -> bool:
+    seen = {
+        (r.outcome, r.preflight_sent, r.reached_server, r.cookie_sent, r.status)
+        for r in row.values()
+        if r.outcome != "error"
+    }
+    return len(seen) > 1
+
+
+def _browser_heading(run: RunResults, browser: str) -> str:
+    info = next((b for b in run.environment.browsers if b.name == browser), None)
+    return f"{browser} {info.version}" if info else f"{browser} (unavailable)"
+
+
+def markdown(run: RunResults) -> str:
+    env = run.environment
+    lines = [
+        "# cors-harness results",
+        "",
+        f"Run at {run.started_at}, {run.wall_seconds:.1f} s. Python {env.python}, "
+        + ", ".join(f"{k} {v}" for k, v in env.packages.items())
+        + ".",
+        "",
+        "| browser | version | engine | executable |",
+        "|---|---|---|---|",
+        *(f"| {b.name} | {b.version} | {b.engine} | `{b.executable}` |" for b in env.browsers),
+        "",
+        LEGEND,
+        "",
+    ]
+    browsers = _browsers(run)
+    for scenario, rows in _by_scenario(run.results).items():
+        lines += [
+            f"## {scenario}",
+            "",
+            "| request | from | " + " | ".join(_browser_heading(run, b) for b in browsers) + " |",
+            "|---|---|" + "---|" * len(browsers),
+        ]
+        for request, row in rows.items():
+            first = next(iter(row.values()))
+            name = f"{request} ≠" if _disagree(row) else request
+            cells = [cell_text(row[b]) if b in row else "" for b in browsers]
+            lines.append(
+                f"| {name} | {first.frontend_origin} {first.method} "
+                f"{first.credentials} | " + " | ".join(cells) + " |"
+            )
+        lines.append("")
+        problems = [
+            r
+            for row in rows.values()
+            for r in row.values()
+            if r.expectation_met is False or r.outcome == "error"
+        ]
+        for result in problems:
+            why = "; ".join(result.mismatches) or (result.error or "")
+            lines.append(f"- **{result.request} [{result.browser}]**: {why}")
+        if problems:
+            lines.append("")
+    if run.scenario_errors:
+        lines += ["## Scenario files not run", ""]
+        lines += [f"- `{failure.message}`" for failure in run.scenario_errors]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def terminal(run: RunResults) -> str:
+    browsers = _browsers(run)
+    out: list[str] = []
+    for scenario, rows in _by_scenario(run.results).items():
+        width = max(len(r) for r in rows) + 2
+        widths = [
+            max([len(b)] + [len(cell_text(row[b])) for row in rows.values() if b in row])
+            for b in browsers
+        ]
+        out.append(f"{scenario}")
+        out.append(
+            "  "
+            + "request".ljust(width)
+            + "  ".join(b.ljust(w) for b, w in zip(browsers, widths, strict=True))
+        )
+        for request, row in rows.items():
+            name = (f"{request} ≠" if _disagree(row) else request).ljust(width)
+            out.append(
+                "  "
+                + name
+                + "  ".join(
+                    (cell_text(row[b]) if b in row else "").ljust(w)
+                    for b, w in zip(browsers, widths, strict=True)
+                ).rstrip()
+            )
+        out.append("")
+    for failure in run.scenario_errors:
+        out.append(f"not run: {failure.message}")
+    return "\n".join(out)
+
+
+def summary(run: RunResults) -> str:
+    cells = len(run.results)
+    rate = cells / run.wall_seconds if run.wall_seconds else 0.0
+    browsers = ", ".join(f"{b.name} {b.version} ({b.engine})" for b in run.environment.browsers)
+    return (
+        f"{cells} cells in {run.wall_seconds:.1f} s ({rate:.1f} cells/s); "
+        f"{len(run.unmet())} expectations not met, {len(run.errors())} errors, "
+        f"{len(run.scenario_errors)} scenario files not run; browsers: {browsers or 'none'}"
+    )
+
+
+def write_reports(run: RunResults, out: Path) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "results.json"
+    md_path = out / "results.md"
+    json_path.write_text(run.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    md_path.write_text(markdown(run), encoding="utf-8")
+    return json_path, md_path
