@@ -36,42 +36,46 @@ class Recorder:
             await self.app(scope, receive, send)
             return
         started = time.monotonic()
+        query = scope.get("query_string", b"")
         request_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        status: int | None = None
-        response_headers: list[tuple[str, str]] = []
+        recorded: Exchange | None = None
 
-        async def recording_send(message: Message) -> None:
-            nonlocal status, response_headers
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                response_headers = [
-                    (k.decode("latin-1"), v.decode("latin-1"))
-                    for k, v in message.get("headers", [])
-                ]
-            await send(message)
-
-        failure: str | None = None
-        try:
-            await self.app(scope, receive, recording_send)
-        except Exception as exc:
-            # Starlette re-raises after it has sent its 500; the exchange is complete, keep it.
-            failure = "".join(traceback.format_exception_only(exc)).strip()
-            if status is None:
-                raise
-        finally:
+        def record(status: int | None, response_headers: list[tuple[str, str]]) -> Exchange:
             exchange = Exchange.from_wire(
-                probe=probe_id_of(scope.get("query_string", b"")),
+                probe=probe_id_of(query),
                 method=scope["method"],
                 path=scope["path"],
-                query=scope.get("query_string", b"").decode("latin-1"),
+                query=query.decode("latin-1"),
                 request_headers=request_headers,
                 status=status,
                 response_headers=response_headers,
-                server_exception=failure,
+                server_exception=None,
                 elapsed_ms=round((time.monotonic() - started) * 1000, 2),
             )
             with self._lock:
                 self.exchanges.append(exchange)
+            return exchange
+
+        async def recording_send(message: Message) -> None:
+            nonlocal recorded
+            if message["type"] == "http.response.start":
+                # Kept before the response leaves, so whoever sees the response finds the record.
+                headers = [
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in message.get("headers", [])
+                ]
+                recorded = record(message["status"], headers)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        except Exception as exc:
+            failure = "".join(traceback.format_exception_only(exc)).strip()
+            if recorded is None:
+                record(None, []).server_exception = failure
+                raise
+            # Starlette re-raises after it has sent its 500; the exchange is complete, keep it.
+            recorded.server_exception = failure
 
     def for_probe(self, probe: str) -> list[Exchange]:
         with self._lock:

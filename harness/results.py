@@ -6,12 +6,11 @@ These models are the schema of `results.json` (`cors-harness schema results` pri
 from __future__ import annotations
 
 from http.cookies import CookieError, SimpleCookie
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:
-    from harness.scenario import Browser, Outcome
+from harness.scenario import Browser, Outcome
 
 SCHEMA_VERSION = 1
 

@@ -285,6 +285,9 @@ def parse_scenario(text: str, path: str, name: str | None = None) -> Scenario:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if mark is not None and exc.context_mark is not None and mark.index >= len(text):
+            # At the end of the stream (an unclosed quote or bracket) the context says where.
+            mark = exc.context_mark
         line = mark.line + 1 if mark is not None else None
         raise ScenarioError(path, line, "", f"YAML syntax: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
