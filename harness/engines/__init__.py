@@ -147,8 +147,15 @@ class Browsers:
     its cells as errors while the other browsers go on.
     """
 
-    def __init__(self, names: Iterable[Browser], overrides: Overrides | None = None) -> None:
+    def __init__(
+        self,
+        names: Iterable[Browser],
+        overrides: Overrides | None = None,
+        *,
+        headless: bool = True,
+    ) -> None:
         self.names = list(dict.fromkeys(names))
+        self.headless = headless
         self.overrides = Overrides.from_env().merged(overrides or Overrides())
         self.launched: dict[Browser, LaunchedBrowser] = {}
         self.failures: dict[Browser, str] = {}
@@ -188,7 +195,7 @@ class Browsers:
             stack.callback(webkit.close)
             return webkit
         browser_type = getattr(playwright, plan.browser)
-        kwargs: dict[str, object] = {"headless": True}
+        kwargs: dict[str, object] = {"headless": self.headless}
         if plan.engine != "playwright-bundled" and plan.executable is not None:
             kwargs["executable_path"] = plan.executable
         if plan.channel is not None:
