@@ -24,9 +24,10 @@ from harness.report import write_reports
 from harness.results import Environment, Result, RunResults
 from harness.runner import Harness
 from harness.scenario import BROWSERS, Browser, Request, Scenario, load_scenario
+from harness.userapp import Observations, observe_app
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from _pytest._code.code import ExceptionInfo, TerminalRepr
 
@@ -80,7 +81,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
     if file_path.suffix not in {".yaml", ".yml"} or file_path.name.endswith(".baseline.yaml"):
         return None
-    roots = parent.config.getini("cors_scenarios")
+    # Without an ini file the default comes back as plain strings, relative to the rootdir.
+    roots = [parent.config.rootpath / root for root in parent.config.getini("cors_scenarios")]
     if any(file_path.is_relative_to(root) for root in roots):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
@@ -195,6 +197,26 @@ class CorsSession:
         write_reports(run, out)
 
 
+@pytest.fixture
+def cors_observe(pytestconfig: pytest.Config) -> Callable[..., Observations]:
+    """Observe your own ASGI app in the selected browsers; see `harness.userapp.observe_app`.
+
+    def test_spa_can_list_items(cors_observe):
+        cells = cors_observe("myproject.main:app",
+                             frontends={"spa": {"host": "localhost", "port": 3000}},
+                             requests=[{"name": "list", "frontend": "spa", "path": "/items"}])
+        assert cells["list", "chromium"].outcome == "allowed"
+    """
+    plugin = pytestconfig.pluginmanager.get_plugin("cors-harness-session")
+    assert isinstance(plugin, CorsSession)
+
+    def observe(app: Any = None, **kwargs: Any) -> Observations:
+        kwargs.setdefault("browsers", _selected_browsers(pytestconfig))
+        return observe_app(plugin.harness(), app, **kwargs)
+
+    return observe
+
+
 class ScenarioFile(pytest.File):
     scenario: Scenario
 
@@ -244,14 +266,17 @@ class CellItem(pytest.Item):
         return plugin
 
     def setup(self) -> None:
+        # Failing in setup makes pytest report an ERROR: the harness failed, not the cell.
         try:
             cells = self.session_plugin.observe(self.parent)
-        except HarnessError as exc:
-            raise CellError(str(exc)) from None
+        except (HarnessError, CellError) as exc:
+            pytest.fail(f"harness could not observe the cell: {exc}", pytrace=False)
         self.result = cells[self.request.name, self.browser]
         expected = self.request.expect.for_browser(self.browser) if self.request.expect else None
         if self.result.outcome == "error" and (expected is None or expected.outcome != "error"):
-            raise CellError(explain(self.result, [], "harness could not observe the cell"))
+            pytest.fail(
+                explain(self.result, [], "harness could not observe the cell"), pytrace=False
+            )
 
     def runtest(self) -> None:
         assert self.result is not None
@@ -287,7 +312,7 @@ class CellItem(pytest.Item):
     def repr_failure(
         self, excinfo: ExceptionInfo[BaseException], style: Any = None
     ) -> str | TerminalRepr:
-        if isinstance(excinfo.value, CellFailure | CellError):
+        if isinstance(excinfo.value, CellFailure):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 

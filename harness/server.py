@@ -13,7 +13,7 @@ import uvicorn
 from harness._exceptions import FixtureError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from starlette.types import ASGIApp
 
@@ -21,13 +21,23 @@ LOOPBACK = "127.0.0.1"
 
 
 @contextmanager
-def serve(app: ASGIApp, *, sockets: int = 1, name: str = "server") -> Iterator[list[int]]:
-    """Serve `app` on `sockets` fresh loopback ports; yield the ports; stop on every path."""
+def serve(
+    app: ASGIApp, *, ports: Sequence[int] = (0,), name: str = "server"
+) -> Iterator[list[int]]:
+    """Serve `app` on loopback, one socket per port (0: the OS picks); yield the ports bound.
+
+    Stops on every path. A fixed port is only bound when a user asks for one.
+    """
     with ExitStack() as stack:
         bound: list[socket.socket] = []
-        for _ in range(sockets):
+        for port in ports:
             sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            sock.bind((LOOPBACK, 0))
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError as exc:
+                raise FixtureError(
+                    f"{name}: cannot listen on {LOOPBACK}:{port}: {exc.strerror}"
+                ) from None
             sock.listen(128)
             bound.append(sock)
         config = uvicorn.Config(

@@ -11,6 +11,8 @@ from harness.scenario import BROWSERS
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+pytest_plugins = ["pytester"]
+
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
 
