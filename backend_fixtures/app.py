@@ -3,22 +3,51 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
+
+from backend_fixtures.layers import (
+    AddHeader,
+    LayerSpec,
+    RawRoutes,
+    RawRouteSpec,
+    RequireAuthorization,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+# Methods /anything accepts: the standard ones and two that CORSMiddleware's "*" does not cover.
+ANY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "PURGE", "REPORT"]
 
 
 class DeliberateFailure(RuntimeError):
     """Raised by GET /error, never handled: the app answers 500 from Starlette's error layer."""
 
 
-def create_app(cors: dict[str, Any] | None) -> FastAPI:
-    """The standard app; `cors` is CORSMiddleware's keyword arguments, None for no middleware."""
+def create_app(
+    cors: dict[str, Any] | None,
+    layers: Sequence[LayerSpec] = (),
+    routes: Sequence[RawRouteSpec] = (),
+) -> FastAPI:
+    """The standard app; `cors` is CORSMiddleware's keyword arguments, None for no middleware.
+
+    `layers` are listed from the outermost in, each outside or inside CORS; `routes` are answered
+    before any of them.
+    """
     app = FastAPI(title="cors-harness backend", openapi_url=None, docs_url=None, redoc_url=None)
+    # add_middleware puts each new layer outside the ones before it: add from the innermost.
+    for layer in reversed([la for la in layers if la.placement == "inside-cors"]):
+        _add_layer(app, layer)
     if cors is not None:
         app.add_middleware(CORSMiddleware, **cors)
+    for layer in reversed([la for la in layers if la.placement == "outside-cors"]):
+        _add_layer(app, layer)
+    if routes:
+        app.add_middleware(RawRoutes, routes=list(routes))
 
     @app.get("/")
     async def read_root() -> dict[str, str]:
@@ -90,9 +119,20 @@ def create_app(cors: dict[str, Any] | None) -> FastAPI:
     async def read_cookies(request: Request) -> dict[str, list[str]]:
         return {"names": sorted(request.cookies)}
 
+    @app.api_route("/anything", methods=ANY_METHODS)
+    async def anything(request: Request) -> dict[str, str]:
+        return {"method": request.method}
+
     @app.api_route("/redirect", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def redirect(request: Request, to: str = "/", status: int = 307) -> Response:
         query = request.url.query
         return RedirectResponse(f"{to}?{query}" if query else to, status_code=status)
 
     return app
+
+
+def _add_layer(app: FastAPI, layer: LayerSpec) -> None:
+    if layer.kind == "auth-401":
+        app.add_middleware(RequireAuthorization)
+    else:
+        app.add_middleware(AddHeader, header=layer.header, value=layer.value)

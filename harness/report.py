@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
-    from harness.results import Result, RunResults
+    from harness.results import ClaimVerdict, Result, RunResults
 
 LEGEND = (
     "P = preflight reached the server, S = actual request reached the server, "
@@ -63,6 +63,40 @@ def _browser_heading(run: RunResults, browser: str) -> str:
     return f"{browser} {info.version}" if info else f"{browser} (unavailable)"
 
 
+def verdict_text(claim: ClaimVerdict, browsers: list[str]) -> list[str]:
+    return [claim.verdict(b) or "" for b in browsers]
+
+
+def claims_disagree(claim: ClaimVerdict) -> bool:
+    return len({v.verdict for v in claim.verdicts if v.verdict != "inconclusive"}) > 1
+
+
+def _claims_markdown(run: RunResults, claims: list[ClaimVerdict], browsers: list[str]) -> list[str]:
+    if not claims:
+        return []
+    lines = [
+        "| claim | " + " | ".join(_browser_heading(run, b) for b in browsers) + " |",
+        "|---|" + "---|" * len(browsers),
+    ]
+    for claim in claims:
+        mark = " ≠" if claims_disagree(claim) else ""
+        lines.append(
+            f"| **{claim.id}**{mark}: {claim.claim} | "
+            + " | ".join(verdict_text(claim, browsers))
+            + " |"
+        )
+    lines.append("")
+    for claim in claims:
+        for verdict in claim.verdicts:
+            if verdict.observed:
+                lines.append(
+                    f"- {claim.id} [{verdict.browser}] {verdict.verdict}: "
+                    + "; ".join(verdict.observed)
+                )
+    lines.append("")
+    return lines
+
+
 def markdown(run: RunResults) -> str:
     env = run.environment
     lines = [
@@ -96,6 +130,7 @@ def markdown(run: RunResults) -> str:
                 f"{first.credentials} | " + " | ".join(cells) + " |"
             )
         lines.append("")
+        lines += _claims_markdown(run, [c for c in run.claims if c.scenario == scenario], browsers)
         problems = [
             r
             for row in rows.values()
@@ -139,6 +174,11 @@ def terminal(run: RunResults) -> str:
                     for b, w in zip(browsers, widths, strict=True)
                 ).rstrip()
             )
+        claims = [c for c in run.claims if c.scenario == scenario]
+        for claim in claims:
+            verdicts = ", ".join(f"{v.browser} {v.verdict}" for v in claim.verdicts)
+            mark = " ≠" if claims_disagree(claim) else ""
+            out.append(f"  claim {claim.id}{mark}: {verdicts}")
         out.append("")
     for failure in run.scenario_errors:
         out.append(f"not run: {failure.message}")
@@ -149,8 +189,15 @@ def summary(run: RunResults) -> str:
     cells = len(run.results)
     rate = cells / run.wall_seconds if run.wall_seconds else 0.0
     browsers = ", ".join(f"{b.name} {b.version} ({b.engine})" for b in run.environment.browsers)
+    counts = run.verdict_counts()
+    claims = (
+        f"{len(run.claims)} claims: {counts['holds']} holds, {counts['refuted']} refuted, "
+        f"{counts['inconclusive']} inconclusive (per browser); "
+        if run.claims
+        else ""
+    )
     return (
-        f"{cells} cells in {run.wall_seconds:.1f} s ({rate:.1f} cells/s); "
+        f"{cells} cells in {run.wall_seconds:.1f} s ({rate:.1f} cells/s); {claims}"
         f"{len(run.unmet())} expectations not met, {len(run.errors())} errors, "
         f"{len(run.scenario_errors)} scenario files not run; browsers: {browsers or 'none'}"
     )

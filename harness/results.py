@@ -6,11 +6,13 @@ These models are the schema of `results.json` (`cors-harness schema results` pri
 from __future__ import annotations
 
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from harness.scenario import Browser, Outcome
+
+Verdict = Literal["holds", "refuted", "inconclusive"]
 
 SCHEMA_VERSION = 1
 
@@ -111,6 +113,20 @@ class BrowserInfo(_Model):
     executable: str | None = None
 
 
+class Attempt(_Model):
+    """One of a repeated request's fetch() calls, all to the same URL."""
+
+    at_s: float = Field(description="Seconds after the first attempt started.")
+    preflight_sent: bool = Field(description="A preflight reached the server for this attempt.")
+    reached_server: bool
+    received: bool = Field(description="The page could read the response.")
+
+
+def _none_is_false(value: object) -> object:
+    # Files written before cookie_sent was always a boolean have null for "no cookie set up".
+    return False if value is None else value
+
+
 class Result(_Model):
     """One (scenario, request, browser) cell."""
 
@@ -126,8 +142,8 @@ class Result(_Model):
     outcome: Outcome
     preflight_sent: bool
     reached_server: bool
-    cookie_sent: bool | None = Field(
-        description="The actual request carried the request's cookies; None if none were set up."
+    cookie_sent: Annotated[bool, BeforeValidator(_none_is_false)] = Field(
+        description="The actual request carried the request's set-up cookies (any cookie if none)."
     )
     status: int | None
     readable_headers: dict[str, str]
@@ -136,6 +152,9 @@ class Result(_Model):
     expected: dict[str, Any] | None = None
     expectation_met: bool | None = None
     mismatches: list[str] = Field(default_factory=list)
+    attempts: list[Attempt] = Field(
+        default_factory=list, description="Each fetch() of a repeated request; empty otherwise."
+    )
     evidence: list[Exchange]
 
 
@@ -144,6 +163,35 @@ class Environment(_Model):
     platform: str
     packages: dict[str, str]
     browsers: list[BrowserInfo]
+
+
+class BrowserVerdict(_Model):
+    browser: Browser
+    verdict: Verdict
+    observed: list[str] = Field(
+        default_factory=list,
+        description="Why it is not `holds`: each prediction that failed, or each error cell.",
+    )
+
+
+class ClaimVerdict(_Model):
+    """A scenario's claim and what the browsers made of it."""
+
+    scenario: str
+    id: str
+    claim: str
+    source: str
+    requests: list[str]
+    verdicts: list[BrowserVerdict]
+
+    def verdict(self, browser: str) -> Verdict | None:
+        return next((v.verdict for v in self.verdicts if v.browser == browser), None)
+
+
+class ScenarioInfo(_Model):
+    name: str
+    path: str
+    description: str
 
 
 class ScenarioFailure(_Model):
@@ -157,10 +205,19 @@ class RunResults(_Model):
     wall_seconds: float
     environment: Environment
     scenario_errors: list[ScenarioFailure] = Field(default_factory=list)
+    scenarios: list[ScenarioInfo] = Field(default_factory=list)
     results: list[Result]
+    claims: list[ClaimVerdict] = Field(default_factory=list)
 
     def unmet(self) -> list[Result]:
         return [r for r in self.results if r.expectation_met is False]
 
     def errors(self) -> list[Result]:
         return [r for r in self.results if r.outcome == "error"]
+
+    def verdict_counts(self) -> dict[Verdict, int]:
+        counts: dict[Verdict, int] = {"holds": 0, "refuted": 0, "inconclusive": 0}
+        for claim in self.claims:
+            for verdict in claim.verdicts:
+                counts[verdict.verdict] += 1
+        return counts

@@ -9,24 +9,37 @@ import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlencode
 
 from backend_fixtures.app import create_app
+from backend_fixtures.layers import LayerSpec, RawAnswer, RawRouteSpec
 from harness._exceptions import ScenarioError
+from harness.claims import claim_verdicts
 from harness.classify import classify
 from harness.engines import Browsers, Overrides
-from harness.engines.base import LaunchedBrowser, ProbeSpec, harness_failure
+from harness.engines.base import LaunchedBrowser, ProbeSpec, Session, harness_failure
 from harness.expect import mismatches
 from harness.frontend import PAGE, create_frontend_app
 from harness.recorder import PROBE_PARAM, Recorder
-from harness.results import Environment, PageResult, Result, RunResults, ScenarioFailure
+from harness.results import (
+    Attempt,
+    ClaimVerdict,
+    Environment,
+    PageResult,
+    Result,
+    RunResults,
+    ScenarioFailure,
+    ScenarioInfo,
+)
 from harness.scenario import (
     BROWSERS,
     PLACEHOLDER,
+    Backend,
     Browser,
     Cookie,
     Cors,
+    HeaderLayer,
     Request,
     Scenario,
     load_scenario,
@@ -40,7 +53,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from types import TracebackType
 
-    from starlette.types import Receive, Scope, Send
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 DEFAULT_TIMEOUT_S = 10.0
 PACKAGES = ("starlette", "fastapi", "uvicorn", "playwright", "selenium", "pydantic")
@@ -73,6 +86,29 @@ def cors_kwargs(cors: Cors, origins: Origins) -> dict[str, Any]:
     return kwargs
 
 
+def backend_layers(
+    backend: Backend, origins: Origins
+) -> tuple[list[LayerSpec], list[RawRouteSpec]]:
+    """The scenario's extra layers and raw routes, placeholders replaced by real origins."""
+    layers = [
+        LayerSpec(layer.kind, layer.placement, layer.header, origins.substitute(layer.value))
+        if isinstance(layer, HeaderLayer)
+        else LayerSpec(layer.kind, layer.placement)
+        for layer in backend.middleware
+    ]
+    routes = [
+        RawRouteSpec(
+            route.path,
+            *(
+                RawAnswer(answer.status, [(k, origins.substitute(v)) for k, v in answer.headers])
+                for answer in (route.preflight, route.response)
+            ),
+        )
+        for route in backend.routes
+    ]
+    return layers, routes
+
+
 def cookie_groups(scenario: Scenario) -> list[list[Request]]:
     """Requests that can share one browser context, in order of first appearance.
 
@@ -88,6 +124,10 @@ def cookie_groups(scenario: Scenario) -> list[list[Request]]:
     return list(groups.values())
 
 
+# Builds the backend once the origins, with their run-time ports, are known.
+AppFactory: TypeAlias = "Callable[[Origins], ASGIApp]"
+
+
 class _Deferred:
     """An ASGI app filled in once the server's port is known (origins name the backend port)."""
 
@@ -100,12 +140,19 @@ class _Deferred:
 
 
 @contextmanager
-def scenario_servers(scenario: Scenario) -> Iterator[tuple[Origins, Recorder]]:
-    """Start the scenario's frontends and its recorded backend; stop both on every path."""
+def scenario_servers(
+    scenario: Scenario, app: AppFactory | None = None
+) -> Iterator[tuple[Origins, Recorder]]:
+    """Start the scenario's frontends and its recorded backend; stop both on every path.
+
+    The backend is the fixture app configured by the scenario, or `app(origins)` when given:
+    a user's own application, still behind the recorder.
+    """
     with ExitStack() as stack:
         names = list(scenario.frontends)
+        wanted = [scenario.frontends[name].port or 0 for name in names]
         ports = stack.enter_context(
-            serve(create_frontend_app(), sockets=len(names), name=f"{scenario.name}-frontends")
+            serve(create_frontend_app(), ports=wanted, name=f"{scenario.name}-frontends")
         )
         deferred = _Deferred()
         recorder = Recorder(deferred)
@@ -117,8 +164,14 @@ def scenario_servers(scenario: Scenario) -> Iterator[tuple[Origins, Recorder]]:
                 for name, port in zip(names, ports, strict=True)
             },
         )
-        cors = scenario.backend.cors
-        deferred.app = create_app(None if cors is None else cors_kwargs(cors, origins))
+        if app is not None:
+            deferred.app = app(origins)
+        else:
+            cors = scenario.backend.cors
+            layers, routes = backend_layers(scenario.backend, origins)
+            deferred.app = create_app(
+                None if cors is None else cors_kwargs(cors, origins), layers, routes
+            )
         yield origins, recorder
 
 
@@ -139,6 +192,70 @@ def _cookie_url(origins: Origins, cookie: Cookie, probe: str) -> str:
     return _url(origins.backend, "/cookies/set", probe, params)
 
 
+class _Repeats:
+    """One page's batch: every request once, concurrently; then the repeated ones again, to the
+    same URL on their schedule, noting which attempts the browser preflighted."""
+
+    def __init__(
+        self,
+        session: Session,
+        page_url: str,
+        specs: dict[str, ProbeSpec],
+        recorder: Recorder,
+        batch: list[Request],
+    ) -> None:
+        self.session = session
+        self.page_url = page_url
+        self.specs = specs
+        self.recorder = recorder
+        self.batch = batch
+
+    def _counts(self, name: str) -> tuple[int, int]:
+        evidence = self.recorder.for_probe(self.specs[name]["probe"])
+        preflights = sum(1 for e in evidence if e.preflight)
+        return preflights, len(evidence) - preflights
+
+    def _attempt(self, due: list[Request], started: float) -> dict[str, tuple[PageResult, Attempt]]:
+        at = round(time.monotonic() - started, 3)
+        before = {r.name: self._counts(r.name) for r in due}
+        answers = self.session.run_probes(self.page_url, [self.specs[r.name] for r in due])
+        out = {}
+        for request, page in zip(due, answers, strict=True):
+            preflights, actual = self._counts(request.name)
+            out[request.name] = (
+                page,
+                Attempt(
+                    at_s=at,
+                    preflight_sent=preflights > before[request.name][0],
+                    reached_server=actual > before[request.name][1],
+                    received=page.received,
+                ),
+            )
+        return out
+
+    def run(
+        self, found: dict[str, PageResult], attempts: dict[str, list[Attempt]]
+    ) -> dict[str, PageResult]:
+        started = time.monotonic()
+        pages: dict[str, PageResult] = {}
+        first = self._attempt(self.batch, started)
+        schedule: dict[float, list[Request]] = {}
+        for request in self.batch:
+            pages[request.name], attempt = first[request.name]
+            if request.repeat is not None:
+                attempts[request.name] = [attempt]
+                for k in range(1, request.repeat.times):
+                    schedule.setdefault(round(k * request.repeat.interval, 3), []).append(request)
+        for at in sorted(schedule):
+            time.sleep(max(0.0, started + at - time.monotonic()))
+            for name, (page, attempt) in self._attempt(schedule[at], started).items():
+                attempts[name].append(attempt)
+                # A harness failure in any attempt makes the whole cell an error.
+                if pages[name].harness_error is None:
+                    pages[name] = page
+        return pages
+
+
 class Harness:
     """The library API: launch browsers once, then run scenarios against them.
 
@@ -151,8 +268,10 @@ class Harness:
         browsers: Iterable[Browser] = BROWSERS,
         overrides: Overrides | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        *,
+        headless: bool = True,
     ) -> None:
-        self.browsers = Browsers(browsers, overrides)
+        self.browsers = Browsers(browsers, overrides, headless=headless)
         self.timeout_ms = int(timeout_s * 1000)
 
     def __enter__(self) -> Harness:
@@ -181,35 +300,39 @@ class Harness:
             browsers=self.browsers.infos(),
         )
 
-    def run_scenario(self, scenario: Scenario) -> list[Result]:
+    def run_scenario(self, scenario: Scenario, app: AppFactory | None = None) -> list[Result]:
+        """Every cell of `scenario`; `app` serves a user's own ASGI app instead of the fixture."""
         results: list[Result] = []
-        with scenario_servers(scenario) as (origins, recorder):
+        with scenario_servers(scenario, app) as (origins, recorder):
             for name in scenario.browsers:
                 browser = self.browsers.launched.get(name)
                 reason = self.browsers.failures.get(name, f"{name} was not launched in this run")
                 pages: dict[str, PageResult] = {}
                 specs: dict[str, ProbeSpec] = {}
+                attempts: dict[str, list[Attempt]] = {}
                 for group in cookie_groups(scenario):
                     group_specs = {r.name: self._spec(scenario, r, name, origins) for r in group}
                     specs.update(group_specs)
                     if browser is None:
                         found = harness_failure(list(group_specs.values()), reason)
                     else:
-                        found = self._run_group(browser, group, group_specs, origins)
+                        found = self._run_group(
+                            browser, group, group_specs, origins, recorder, attempts
+                        )
                     pages.update({r.name: p for r, p in zip(group, found, strict=True)})
                 for request in scenario.requests:
-                    results.append(
-                        self._result(
-                            scenario,
-                            request,
-                            name,
-                            browser,
-                            origins,
-                            specs[request.name],
-                            pages[request.name],
-                            recorder,
-                        )
+                    result = self._result(
+                        scenario,
+                        request,
+                        name,
+                        browser,
+                        origins,
+                        specs[request.name],
+                        pages[request.name],
+                        recorder,
                     )
+                    result.attempts = attempts.get(request.name, [])
+                    results.append(result)
         return results
 
     def _spec(
@@ -232,6 +355,8 @@ class Harness:
         group: list[Request],
         specs: dict[str, ProbeSpec],
         origins: Origins,
+        recorder: Recorder,
+        attempts: dict[str, list[Attempt]],
     ) -> list[PageResult]:
         page_of = {r.name: f"{origins.frontends[r.frontend]}{PAGE}" for r in group}
         try:
@@ -254,9 +379,9 @@ class Harness:
                         session.run_probes(page_of[group[0].name], [spec])
                 found: dict[str, PageResult] = {}
                 for page_url in dict.fromkeys(page_of.values()):
-                    batch = [r.name for r in group if page_of[r.name] == page_url]
-                    answers = session.run_probes(page_url, [specs[n] for n in batch])
-                    found.update(zip(batch, answers, strict=True))
+                    batch = [r for r in group if page_of[r.name] == page_url]
+                    repeated = _Repeats(session, page_url, specs, recorder, batch)
+                    found.update(repeated.run(found, attempts))
                 return [found[r.name] for r in group]
         except Exception as exc:  # any failure of the browser is the harness's, not a block
             reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
@@ -316,23 +441,30 @@ def run_paths(
     """Load every scenario under `paths` and run it; a bad file is listed, the rest still run."""
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    scenarios: list[Scenario] = []
+    scenarios: list[tuple[Scenario, str]] = []
     failures: list[ScenarioFailure] = []
     for path in scenario_files(paths):
         try:
-            scenarios.append(load_scenario(path))
+            scenarios.append((load_scenario(path), str(path)))
         except ScenarioError as exc:
             failures.append(ScenarioFailure(path=str(path), message=str(exc)))
     wanted = list(browsers) if browsers is not None else list(BROWSERS)
-    needed = [b for b in wanted if any(b in s.browsers for s in scenarios)]
+    needed = [b for b in wanted if any(b in s.browsers for s, _ in scenarios)]
     results: list[Result] = []
+    claims: list[ClaimVerdict] = []
+    infos: list[ScenarioInfo] = []
     with Harness(needed, overrides, timeout_s) as harness:
-        for scenario in scenarios:
+        for scenario, source in scenarios:
             selected = [b for b in scenario.browsers if b in wanted]
             if not selected:
                 continue
-            found = harness.run_scenario(scenario.model_copy(update={"browsers": selected}))
+            ran = scenario.model_copy(update={"browsers": selected})
+            found = harness.run_scenario(ran)
             results.extend(found)
+            claims.extend(claim_verdicts(ran, found))
+            infos.append(
+                ScenarioInfo(name=scenario.name, path=source, description=scenario.description)
+            )
             if on_scenario is not None:
                 on_scenario(scenario, found)
         environment = harness.environment()
@@ -341,5 +473,7 @@ def run_paths(
         wall_seconds=round(time.monotonic() - started, 3),
         environment=environment,
         scenario_errors=failures,
+        scenarios=infos,
         results=results,
+        claims=claims,
     )

@@ -12,7 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from harness._exceptions import ScenarioError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
 Browser = Literal["chromium", "firefox", "webkit"]
 BROWSERS: tuple[Browser, ...] = get_args(Browser)
@@ -46,11 +46,66 @@ class Cors(_Model):
     max_age: int = Field(600, ge=0)
 
 
+class AuthLayer(_Model):
+    """Answers 401 to every request without an `Authorization` header, preflights included."""
+
+    kind: Literal["auth-401"]
+    placement: Literal["outside-cors", "inside-cors"] = "outside-cors"
+
+
+class HeaderLayer(_Model):
+    """Adds one response header to every response, as a second CORS layer or a proxy would."""
+
+    kind: Literal["add-header"]
+    placement: Literal["outside-cors", "inside-cors"] = "outside-cors"
+    header: str = Field(pattern=TOKEN_PATTERN)
+    value: str = Field(description="Placeholders as in allow_origins.")
+
+
+Layer = Annotated[AuthLayer | HeaderLayer, Field(discriminator="kind")]
+
+
+class RawAnswer(_Model):
+    status: int = Field(200, ge=100, le=599)
+    headers: list[tuple[str, str]] = Field(
+        [], description="[name, value] pairs sent exactly so; a name may repeat."
+    )
+
+    @model_validator(mode="after")
+    def _tokens(self) -> RawAnswer:
+        for name, _ in self.headers:
+            if not re.match(TOKEN_PATTERN, name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP token")
+        return self
+
+
+class RawRoute(_Model):
+    """A path answered with exactly the given headers, outside every middleware but the recorder.
+
+    For edge cases CORSMiddleware cannot produce (a literal `*` with credentials, two
+    `Access-Control-Allow-Origin` values).
+    """
+
+    path: str = Field(pattern=r"^/[^?#]*$")
+    preflight: RawAnswer = Field(
+        default_factory=lambda: RawAnswer(status=204, headers=[]),
+        description="The answer to an OPTIONS with Access-Control-Request-Method.",
+    )
+    response: RawAnswer = Field(
+        default_factory=lambda: RawAnswer(status=200, headers=[]),
+        description="The answer to any other request.",
+    )
+
+
 class Backend(_Model):
     """The fixture FastAPI app (`backend_fixtures.app`), served on its own loopback port."""
 
     host: str = Field("localhost", pattern=HOST_PATTERN)
     cors: Cors | None = Field(description="CORSMiddleware settings; null means no CORS middleware.")
+    middleware: list[Layer] = Field(
+        [], description="Extra layers, listed from the outermost in; each outside or inside CORS."
+    )
+    routes: list[RawRoute] = Field([], description="Raw routes, answered before any middleware.")
 
 
 class Frontend(_Model):
@@ -58,6 +113,13 @@ class Frontend(_Model):
 
     scheme: Literal["http"] = "http"
     host: str = Field(pattern=HOST_PATTERN)
+    port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="A fixed port, for an app under test that lists e.g. http://localhost:3000; "
+        "default: one the OS picks at run time.",
+    )
 
 
 class Cookie(_Model):
@@ -112,6 +174,19 @@ class Expectation(Facts):
         return base.model_copy(update=override.model_dump(exclude_none=True))
 
 
+class Repeat(_Model):
+    """The same fetch() to the same URL, `times` in all, `interval` seconds apart (cache tests)."""
+
+    times: int = Field(ge=2, le=30)
+    interval: float = Field(gt=0, le=10)
+
+    @model_validator(mode="after")
+    def _short(self) -> Repeat:
+        if (self.times - 1) * self.interval > 60:
+            raise ValueError("repeats may span at most 60 seconds")
+        return self
+
+
 class Request(_Model):
     """One fetch() made by a frontend page."""
 
@@ -127,6 +202,7 @@ class Request(_Model):
     cookies: list[Cookie] = []
     read_headers: list[str] = []
     timeout: float | None = Field(None, gt=0, le=120, description="Seconds; default: the run's.")
+    repeat: Repeat | None = None
     expect: Annotated[Expectation | None, BeforeValidator(_outcome_shorthand)] = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -154,6 +230,39 @@ class Request(_Model):
         return self.body
 
 
+class Prediction(Facts):
+    """What a claim says one request will show, in every browser."""
+
+    request: str
+    allowed: bool | None = Field(
+        None, description="true: the page can read the response; false: any kind of blocked."
+    )
+    preflights: int | None = Field(
+        None, ge=0, description="How many preflights reached the server over all repeats."
+    )
+    response_headers: dict[str, str | None] | None = Field(
+        None,
+        description=(
+            "Headers of the actual request's response as sent: null = absent; a value = every "
+            "comma-separated item of it is present (case-insensitive)."
+        ),
+    )
+    preflight_headers: dict[str, str | None] | None = Field(
+        None, description="The same, for the preflight's response."
+    )
+
+
+class Claim(_Model):
+    """Advice, in our words, and what it predicts; the run gives it a verdict per browser."""
+
+    id: str = Field(pattern=NAME_PATTERN)
+    claim: str = Field(min_length=1)
+    source: str = Field(
+        min_length=1, description="Where the advice comes from: a URL or a reference name."
+    )
+    predicts: list[Prediction] = Field(min_length=1)
+
+
 def _all_browsers() -> list[Browser]:
     return list(BROWSERS)
 
@@ -167,6 +276,7 @@ class Scenario(_Model):
     backend: Backend
     frontends: dict[str, Frontend] = Field(min_length=1)
     requests: list[Request] = Field(min_length=1)
+    claims: list[Claim] = []
 
     def request(self, name: str) -> Request:
         for request in self.requests:
@@ -244,12 +354,23 @@ def _placeholders(scenario: Scenario) -> Iterator[tuple[tuple[str | int, ...], s
         yield ("backend", "cors", "allow_origin_regex"), cors.allow_origin_regex
 
 
+def _header_placeholders(scenario: Scenario) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    for index, layer in enumerate(scenario.backend.middleware):
+        if isinstance(layer, HeaderLayer):
+            yield ("backend", "middleware", index, "value"), layer.value
+    for index, route in enumerate(scenario.backend.routes):
+        for part in ("preflight", "response"):
+            answer: RawAnswer = getattr(route, part)
+            for pair, (_, value) in enumerate(answer.headers):
+                yield ("backend", "routes", index, part, "headers", pair, 1), value
+
+
 def _check_references(scenario: Scenario, located: _Located, path: str) -> None:
     def fail(loc: tuple[str | int, ...], problem: str) -> None:
         raise ScenarioError(path, located.line(loc), _field(loc), problem)
 
     declared = ", ".join(sorted(scenario.frontends))
-    for loc, text in _placeholders(scenario):
+    for loc, text in (*_placeholders(scenario), *_header_placeholders(scenario)):
         for match in PLACEHOLDER_LIKE.finditer(text):
             full = PLACEHOLDER.fullmatch(match.group(0))
             if full is None:
@@ -276,6 +397,40 @@ def _check_references(scenario: Scenario, located: _Located, path: str) -> None:
             )
     if len(set(scenario.browsers)) != len(scenario.browsers):
         fail(("browsers",), "a browser is listed twice")
+    paths: set[str] = set()
+    for index, route in enumerate(scenario.backend.routes):
+        if route.path in paths:
+            fail(
+                ("backend", "routes", index, "path"), f"raw route {route.path!r} is declared twice"
+            )
+        paths.add(route.path)
+    _check_claims(scenario, fail)
+
+
+def _check_claims(scenario: Scenario, fail: Callable[[tuple[str | int, ...], str], None]) -> None:
+    requests = ", ".join(r.name for r in scenario.requests)
+    ids: set[str] = set()
+    for index, claim in enumerate(scenario.claims):
+        if claim.id in ids:
+            fail(("claims", index, "id"), f"claim id {claim.id!r} is used twice")
+        ids.add(claim.id)
+        for number, prediction in enumerate(claim.predicts):
+            loc: tuple[str | int, ...] = ("claims", index, "predicts", number)
+            if prediction.request not in {r.name for r in scenario.requests}:
+                fail(
+                    (*loc, "request"),
+                    f"unknown request {prediction.request!r}; declared: {requests}",
+                )
+            if not prediction.model_dump(exclude_none=True, exclude={"request"}):
+                fail(loc, "predicts nothing; give an outcome, allowed or another fact")
+            if prediction.readable_headers is not None:
+                read = {h.lower() for h in scenario.request(prediction.request).read_headers}
+                unread = [h for h in prediction.readable_headers if h.lower() not in read]
+                if unread:
+                    fail(
+                        (*loc, "readable_headers"),
+                        f"{', '.join(unread)} not in the request's read_headers; add it there",
+                    )
 
 
 def parse_scenario(text: str, path: str, name: str | None = None) -> Scenario:

@@ -117,10 +117,10 @@ ERROR_CASES: list[tuple[str, str, int, str, str]] = [
     ),
     (
         "unknown-frontend-field",
-        _edit("app: {host: localhost}", "app: {host: localhost, port: 3000}"),
+        _edit("app: {host: localhost}", "app: {host: localhost, path: /app}"),
         6,
-        "frontends.app.port",
-        "unknown field 'port'",
+        "frontends.app.path",
+        "unknown field 'path'",
     ),
     # Wrong types and out-of-range values.
     (
