@@ -12,6 +12,7 @@ from playwright.sync_api import sync_playwright
 
 from harness._exceptions import HarnessError, ScenarioError
 from harness.engines import FIX, Browsers, EnginePlan, Overrides, plan_engine
+from harness.findings import findings
 from harness.report import summary, terminal, write_reports
 from harness.results import Result, RunResults
 from harness.runner import DEFAULT_TIMEOUT_S, run_paths
@@ -100,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     browser_options(doctor)
 
+    found = commands.add_parser(
+        "findings", help="print FINDINGS.md (Markdown) from a run's results.json"
+    )
+    found.add_argument("results", type=Path, metavar="RESULTS_JSON")
+
     schema = commands.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("which", choices=["scenario", "results"])
     return parser
@@ -162,6 +168,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_UNMET if failed and args.require_all else EXIT_OK
 
 
+def cmd_findings(args: argparse.Namespace) -> int:
+    try:
+        run = RunResults.model_validate_json(args.results.read_text(encoding="utf-8"))
+    except OSError as exc:
+        print(f"{args.results}: cannot read: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:
+        first = str(exc).splitlines()[0]
+        print(f"{args.results}: not a cors-harness results.json: {first}", file=sys.stderr)
+        return EXIT_USAGE
+    print(findings(run))
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     schema = scenario_json_schema() if args.which == "scenario" else RunResults.model_json_schema()
     print(json.dumps(schema, indent=2))
@@ -171,7 +191,12 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    handler = {"run": cmd_run, "doctor": cmd_doctor, "schema": cmd_schema}[args.command]
+    handler = {
+        "run": cmd_run,
+        "doctor": cmd_doctor,
+        "findings": cmd_findings,
+        "schema": cmd_schema,
+    }[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:

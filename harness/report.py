@@ -31,12 +31,16 @@ def cell_text(result: Result) -> str:
         text += f" {result.status}"
     if marks:
         text += f" [{marks}]"
+    if result.attempts:
+        preflighted = sum(1 for a in result.attempts if a.preflight_sent)
+        text += f" {preflighted}/{len(result.attempts)} preflighted"
     if result.expectation_met is False:
         text = f"✗ {text}"
     return text
 
 
-def _by_scenario(results: Iterable[Result]) -> dict[str, dict[str, dict[str, Result]]]:
+def rows_by_scenario(results: Iterable[Result]) -> dict[str, dict[str, dict[str, Result]]]:
+    """scenario -> request -> browser -> cell, in the order the cells were run."""
     table: dict[str, dict[str, dict[str, Result]]] = {}
     for result in results:
         table.setdefault(result.scenario, {}).setdefault(result.request, {})[result.browser] = (
@@ -51,11 +55,28 @@ def _browsers(run: RunResults) -> list[str]:
 
 def _disagree(row: dict[str, Result]) -> bool:
     seen = {
-        (r.outcome, r.preflight_sent, r.reached_server, r.cookie_sent, r.status)
+        (
+            r.outcome,
+            r.preflight_sent,
+            r.reached_server,
+            r.cookie_sent,
+            r.status,
+            tuple(a.preflight_sent for a in r.attempts),
+        )
         for r in row.values()
         if r.outcome != "error"
     }
     return len(seen) > 1
+
+
+def disagreeing_rows(results: Iterable[Result]) -> list[tuple[str, str, dict[str, Result]]]:
+    """(scenario, request, cells) for each request the browsers did not treat alike."""
+    return [
+        (scenario, request, row)
+        for scenario, rows in rows_by_scenario(results).items()
+        for request, row in rows.items()
+        if _disagree(row)
+    ]
 
 
 def _browser_heading(run: RunResults, browser: str) -> str:
@@ -114,7 +135,7 @@ def markdown(run: RunResults) -> str:
         "",
     ]
     browsers = _browsers(run)
-    for scenario, rows in _by_scenario(run.results).items():
+    for scenario, rows in rows_by_scenario(run.results).items():
         lines += [
             f"## {scenario}",
             "",
@@ -152,7 +173,7 @@ def markdown(run: RunResults) -> str:
 def terminal(run: RunResults) -> str:
     browsers = _browsers(run)
     out: list[str] = []
-    for scenario, rows in _by_scenario(run.results).items():
+    for scenario, rows in rows_by_scenario(run.results).items():
         width = max(len(r) for r in rows) + 2
         widths = [
             max([len(b)] + [len(cell_text(row[b])) for row in rows.values() if b in row])
