@@ -17,11 +17,12 @@ import pytest
 
 from harness import baseline as baselines
 from harness._exceptions import HarnessError, ScenarioError
+from harness.claims import claim_verdicts
 from harness.engines import Overrides
 from harness.expect import mismatches
 from harness.explain import explain
-from harness.report import write_reports
-from harness.results import Environment, Result, RunResults
+from harness.report import claims_disagree, write_reports
+from harness.results import ClaimVerdict, Environment, Result, RunResults
 from harness.runner import Harness
 from harness.scenario import BROWSERS, Browser, Request, Scenario, load_scenario
 from harness.userapp import Observations, observe_app
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 RESULTS_KEY = "cors_harness_results"
 ENVIRONMENT_KEY = "cors_harness_environment"
+SCENARIOS_KEY = "cors_harness_scenarios"
 
 
 class CellFailure(Exception):
@@ -105,6 +107,8 @@ class CorsSession:
         self.ran: dict[Path, dict[tuple[str, str], Result]] = {}
         self.results: list[Result] = []
         self.environments: list[dict[str, Any]] = []
+        self.scenario_paths: dict[str, str] = {}
+        self.claims: list[ClaimVerdict] = []
 
     def harness(self) -> Harness:
         if self._harness is None and self._launch_error is None:
@@ -140,6 +144,7 @@ class CorsSession:
             harness = self.harness()
             found = harness.run_scenario(scenario)
             self.results.extend(found)
+            self.scenario_paths[file.scenario.name] = str(file.path)
             self.ran[file.path] = {(r.request, r.browser): r for r in found}
             if file.updating:
                 file.write_baseline(found)
@@ -161,16 +166,36 @@ class CorsSession:
                 [r.model_dump(mode="json") for r in self.results]
             )
             workeroutput[ENVIRONMENT_KEY] = json.dumps(environment)
+            workeroutput[SCENARIOS_KEY] = json.dumps(self.scenario_paths)
             return
         if environment:
             self.environments.append(environment)
+        self.claims = self._claims()
         self._write_report()
+
+    def _claims(self) -> list[ClaimVerdict]:
+        """Verdicts from all cells of the run, merged across workers."""
+        verdicts: list[ClaimVerdict] = []
+        for _, path in sorted(self.scenario_paths.items()):
+            verdicts += claim_verdicts(load_scenario(path), self.results)
+        return [v for v in verdicts if v.verdicts]
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.claims:
+            return
+        terminalreporter.section("CORS claims")
+        for claim in self.claims:
+            verdicts = ", ".join(f"{v.browser} {v.verdict}" for v in claim.verdicts)
+            mark = "  <- browsers disagree" if claims_disagree(claim) else ""
+            terminalreporter.write_line(f"{claim.scenario}::{claim.id}: {verdicts}{mark}")
+            terminalreporter.write_line(f"    {claim.claim}")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         output = getattr(node, "workeroutput", {})
         if RESULTS_KEY in output:
             self.results.extend(Result.model_validate(r) for r in json.loads(output[RESULTS_KEY]))
+            self.scenario_paths.update(json.loads(output[SCENARIOS_KEY]))
             environment = json.loads(output[ENVIRONMENT_KEY])
             if environment:
                 self.environments.append(environment)
@@ -192,13 +217,32 @@ class CorsSession:
             started_at="",
             wall_seconds=0.0,
             environment=environment,
+            claims=self.claims,
             results=sorted(order.values(), key=lambda r: (r.scenario, BROWSERS.index(r.browser))),
         )
         write_reports(run, out)
 
 
+def _session(config: pytest.Config) -> CorsSession:
+    plugin = config.pluginmanager.get_plugin("cors-harness-session")
+    assert isinstance(plugin, CorsSession)
+    return plugin
+
+
+@pytest.fixture(scope="session")
+def cors_harness(pytestconfig: pytest.Config) -> Harness:
+    """The process's browsers, launched once and shared with scenario items and `cors_observe`.
+
+    Playwright's sync API allows one instance per thread, so there is exactly one Harness.
+    """
+    try:
+        return _session(pytestconfig).harness()
+    except CellError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 @pytest.fixture
-def cors_observe(pytestconfig: pytest.Config) -> Callable[..., Observations]:
+def cors_observe(pytestconfig: pytest.Config, cors_harness: Harness) -> Callable[..., Observations]:
     """Observe your own ASGI app in the selected browsers; see `harness.userapp.observe_app`.
 
     def test_spa_can_list_items(cors_observe):
@@ -207,12 +251,10 @@ def cors_observe(pytestconfig: pytest.Config) -> Callable[..., Observations]:
                              requests=[{"name": "list", "frontend": "spa", "path": "/items"}])
         assert cells["list", "chromium"].outcome == "allowed"
     """
-    plugin = pytestconfig.pluginmanager.get_plugin("cors-harness-session")
-    assert isinstance(plugin, CorsSession)
 
     def observe(app: Any = None, **kwargs: Any) -> Observations:
         kwargs.setdefault("browsers", _selected_browsers(pytestconfig))
-        return observe_app(plugin.harness(), app, **kwargs)
+        return observe_app(cors_harness, app, **kwargs)
 
     return observe
 
@@ -261,9 +303,7 @@ class CellItem(pytest.Item):
 
     @property
     def session_plugin(self) -> CorsSession:
-        plugin = self.config.pluginmanager.get_plugin("cors-harness-session")
-        assert isinstance(plugin, CorsSession)
-        return plugin
+        return _session(self.config)
 
     def setup(self) -> None:
         # Failing in setup makes pytest report an ERROR: the harness failed, not the cell.

@@ -32,6 +32,8 @@ def serve(
         bound: list[socket.socket] = []
         for port in ports:
             sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            # As uvicorn does: a fixed port whose last connections are in TIME_WAIT can be reused.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((LOOPBACK, port))
             except OSError as exc:

@@ -5,11 +5,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.runner import Harness
-from harness.scenario import BROWSERS
-
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from harness.runner import Harness
 
 pytest_plugins = ["pytester"]
 
@@ -18,17 +15,17 @@ ROOT = TESTS.parent
 
 
 @pytest.fixture(scope="session")
-def harness() -> Iterator[Harness]:
+def harness(cors_harness: Harness) -> Harness:
     """All three real browsers, launched once per test process (once per xdist worker).
 
-    A browser that cannot be launched fails the tests that need it; it never skips them.
+    The plugin's `cors_harness` owns them. A browser that cannot be launched fails the tests
+    that need it; it never skips them.
     """
-    with Harness(BROWSERS) as launched:
-        if launched.browsers.failures:
-            reasons = "; ".join(f"{b}: {why}" for b, why in launched.browsers.failures.items())
-            pytest.fail(
-                f"browsers required but not usable ({reasons}); run scripts/setup, "
-                "then `cors-harness doctor`",
-                pytrace=False,
-            )
-        yield launched
+    if cors_harness.browsers.failures:
+        reasons = "; ".join(f"{b}: {why}" for b, why in cors_harness.browsers.failures.items())
+        pytest.fail(
+            f"browsers required but not usable ({reasons}); run scripts/setup, "
+            "then `cors-harness doctor`",
+            pytrace=False,
+        )
+    return cors_harness

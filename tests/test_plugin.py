@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SCENARIO = """\
 backend:
@@ -191,3 +192,27 @@ def test_a_bad_scenario_is_one_collection_error(pytester: pytest.Pytester) -> No
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_claim_verdicts_appear_in_the_pytest_output(pytester: pytest.Pytester) -> None:
+    claims = (ROOT / "tests" / "scenarios" / "claims.yaml").read_text()
+    write(pytester, claims, "claims.yaml")
+    result = pytester.runpytest_subprocess(
+        "--browser", "chromium", "--cors-update-baseline", "-n", "2", "--cors-report", "out"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*= CORS claims =*",
+            "claims::star-grants-anonymous: chromium holds",
+            "claims::star-grants-credentialed: chromium refuted",
+            "claims::max-age-zero-asks-every-time: chromium holds",
+            "claims::slow-answers-arrive: chromium inconclusive",
+        ]
+    )
+    report = json.loads((pytester.path / "out" / "results.json").read_text())
+    assert {c["id"]: c["verdicts"][0]["verdict"] for c in report["claims"]} == {
+        "star-grants-anonymous": "holds",
+        "star-grants-credentialed": "refuted",
+        "max-age-zero-asks-every-time": "holds",
+        "slow-answers-arrive": "inconclusive",
+    }
