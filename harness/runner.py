@@ -233,9 +233,7 @@ class _Repeats:
             )
         return out
 
-    def run(
-        self, found: dict[str, PageResult], attempts: dict[str, list[Attempt]]
-    ) -> dict[str, PageResult]:
+    def run(self, attempts: dict[str, list[Attempt]]) -> dict[str, PageResult]:
         started = time.monotonic()
         pages: dict[str, PageResult] = {}
         first = self._attempt(self.batch, started)
@@ -381,7 +379,7 @@ class Harness:
                 for page_url in dict.fromkeys(page_of.values()):
                     batch = [r for r in group if page_of[r.name] == page_url]
                     repeated = _Repeats(session, page_url, specs, recorder, batch)
-                    found.update(repeated.run(found, attempts))
+                    found.update(repeated.run(attempts))
                 return [found[r.name] for r in group]
         except Exception as exc:  # any failure of the browser is the harness's, not a block
             reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
