@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from harness.frontend import PAGE
-from harness.runner import Harness, scenario_servers
+from harness.runner import Harness
+from harness.servers import scenario_servers
 from harness.scenario import BROWSERS, load_scenario
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "seed_article.yaml"

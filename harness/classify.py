@@ -20,17 +20,29 @@ class Classification:
     error: str | None
 
 
-def classify(page: PageResult, evidence: list[Exchange], cookie_names: list[str]) -> Classification:
+def classify(
+    page: PageResult,
+    evidence: list[Exchange],
+    cookie_names: list[str],
+    evidence_failure: str | None = None,
+) -> Classification:
     """One outcome per cell; a harness failure is `error`, never a kind of `blocked`.
 
     `cookie_names` are the cookies the request set up; with none, any cookie counts.
+    `evidence_failure` says why the server's record is missing: without it, nothing can be told.
     """
     preflights = [e for e in evidence if e.preflight]
     actual = [e for e in evidence if not e.preflight]
     sent = {name for e in actual for name in e.cookies_sent}
     cookie_sent = bool(sent & set(cookie_names)) if cookie_names else bool(sent)
+    unsent = next((e for e in evidence if e.send_error is not None), None)
+    harness_error = page.harness_error or evidence_failure
+    if harness_error is None and unsent is not None:
+        harness_error = (
+            f"the server could not send its {unsent.method} response: {unsent.send_error}"
+        )
     outcome: Outcome
-    if page.harness_error is not None:
+    if harness_error is not None:
         outcome = "error"
     elif page.received:
         outcome = "allowed"
@@ -46,5 +58,5 @@ def classify(page: PageResult, evidence: list[Exchange], cookie_names: list[str]
         reached_server=bool(actual),
         cookie_sent=cookie_sent,
         status=page.status if page.received else None,
-        error=page.harness_error or page.error,
+        error=harness_error or page.error,
     )

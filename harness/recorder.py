@@ -1,4 +1,9 @@
-"""The outermost ASGI layer: records every exchange on the wire, matched to probes by query id."""
+"""The outermost ASGI layer: records every exchange on the wire, matched to probes by query id.
+
+An exchange counts as sent only once the server has written the response head: uvicorn refuses
+some headers (control characters in a value), and then the browser never sees what the app meant
+to send. Such an exchange keeps the server's reason in `send_error`, and the cell becomes `error`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qs
 
 from harness.results import Exchange
@@ -16,11 +21,26 @@ if TYPE_CHECKING:
 
 # A query parameter does not change what is CORS-safelisted; a custom header would.
 PROBE_PARAM = "cors_probe"
+# How long a reader waits for a response head that is being written to become final.
+SETTLE_S = 2.0
 
 
 def probe_id_of(query_string: bytes) -> str | None:
     values = parse_qs(query_string.decode("latin-1")).get(PROBE_PARAM)
     return values[0] if values else None
+
+
+class Evidence(Protocol):
+    """What the runner reads: the exchanges a probe caused, once they are final.
+
+    `failure` says why the evidence cannot be trusted any more (the servers stopped answering).
+    """
+
+    failure: str | None
+
+    def for_probe(self, probe: str) -> list[Exchange]: ...
+
+    def all(self) -> list[Exchange]: ...
 
 
 @dataclass
@@ -29,7 +49,13 @@ class Recorder:
 
     app: ASGIApp
     exchanges: list[Exchange] = field(default_factory=list)
+    failure: str | None = None
+    _pending: dict[int, Exchange] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _settled: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._settled = threading.Condition(self._lock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,33 +80,66 @@ class Recorder:
             )
             with self._lock:
                 self.exchanges.append(exchange)
+                self._pending[id(exchange)] = exchange
             return exchange
+
+        def settle(exchange: Exchange, server_exception: str | None = None) -> None:
+            with self._settled:
+                if server_exception is not None:
+                    exchange.server_exception = server_exception
+                self._pending.pop(id(exchange), None)
+                self._settled.notify_all()
 
         async def recording_send(message: Message) -> None:
             nonlocal recorded
-            if message["type"] == "http.response.start":
-                # Kept before the response leaves, so whoever sees the response finds the record.
-                headers = [
-                    (k.decode("latin-1"), v.decode("latin-1"))
-                    for k, v in message.get("headers", [])
-                ]
-                recorded = record(message["status"], headers)
-            await send(message)
+            if message["type"] != "http.response.start":
+                await send(message)
+                return
+            headers = [
+                (k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])
+            ]
+            # Listed before the head is written, and final once the app has returned: a reader
+            # waits for that, so it sees whether the server could write the head at all.
+            recorded = record(message["status"], headers)
+            try:
+                await send(message)
+            except Exception as exc:
+                recorded.send_error = _one_line(exc)
+                raise
 
         try:
             await self.app(scope, receive, recording_send)
         except Exception as exc:
-            failure = "".join(traceback.format_exception_only(exc)).strip()
+            failure = _one_line(exc)
             if recorded is None:
-                record(None, []).server_exception = failure
+                settle(record(None, []), server_exception=failure)
                 raise
-            # Starlette re-raises after it has sent its 500; the exchange is complete, keep it.
-            recorded.server_exception = failure
+            # Starlette re-raises after it has sent its 500: the exchange is complete, keep it.
+            # After a failed send the server closes the connection by itself.
+            settle(recorded, server_exception=None if recorded.send_error else failure)
+        else:
+            if recorded is not None:
+                settle(recorded)
+
+    def _wait_settled(self, probe: str | None) -> None:
+        deadline = time.monotonic() + SETTLE_S
+        with self._settled:
+            while any(probe is None or e.probe == probe for e in self._pending.values()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._settled.wait(left)
 
     def for_probe(self, probe: str) -> list[Exchange]:
+        self._wait_settled(probe)
         with self._lock:
             return [e for e in self.exchanges if e.probe == probe]
 
     def all(self) -> list[Exchange]:
+        self._wait_settled(None)
         with self._lock:
             return list(self.exchanges)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join("".join(traceback.format_exception_only(exc)).split())

@@ -37,6 +37,11 @@ class Exchange(_Model):
     status: int | None
     response_headers: list[tuple[str, str]]
     server_exception: str | None = None
+    send_error: str | None = Field(
+        default=None,
+        description="Why the server could not write this response head; the browser never got "
+        "the status and headers above, and the cell is `error`.",
+    )
     elapsed_ms: float
 
     @classmethod

@@ -6,22 +6,18 @@ import importlib.metadata
 import platform
 import secrets
 import time
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from backend_fixtures.app import create_app
-from backend_fixtures.layers import LayerSpec, RawAnswer, RawRouteSpec
 from harness._exceptions import ScenarioError
 from harness.claims import claim_verdicts
 from harness.classify import classify
 from harness.engines import Browsers, Overrides
 from harness.engines.base import LaunchedBrowser, ProbeSpec, Session, harness_failure
 from harness.expect import mismatches
-from harness.frontend import PAGE, create_frontend_app
-from harness.recorder import PROBE_PARAM, Recorder
+from harness.frontend import PAGE
+from harness.recorder import PROBE_PARAM
 from harness.results import (
     Attempt,
     ClaimVerdict,
@@ -34,79 +30,24 @@ from harness.results import (
 )
 from harness.scenario import (
     BROWSERS,
-    PLACEHOLDER,
-    Backend,
     Browser,
     Cookie,
-    Cors,
-    HeaderLayer,
     Request,
     Scenario,
     load_scenario,
     scenario_files,
 )
-from harness.server import serve
+from harness.servers import AppFactory, Origins, scenario_servers
 
 if TYPE_CHECKING:
-    import re
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable
     from pathlib import Path
     from types import TracebackType
 
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from harness.recorder import Evidence
 
 DEFAULT_TIMEOUT_S = 10.0
 PACKAGES = ("starlette", "fastapi", "uvicorn", "playwright", "selenium", "pydantic")
-
-
-@dataclass(frozen=True)
-class Origins:
-    """Where one scenario's servers listen, once their ports are known."""
-
-    backend: str
-    frontends: dict[str, str]
-
-    def substitute(self, text: str) -> str:
-        def replace(match: re.Match[str]) -> str:
-            kind, name, part = match.groups()
-            origin = self.backend if kind == "backend" else self.frontends[name]
-            scheme, rest = origin.split("://", 1)
-            host, port = rest.rsplit(":", 1)
-            return {"scheme": scheme, "host": host, "port": port}.get(part or "", origin)
-
-        return PLACEHOLDER.sub(replace, text)
-
-
-def cors_kwargs(cors: Cors, origins: Origins) -> dict[str, Any]:
-    """CORSMiddleware's keyword arguments with frontend placeholders replaced by real origins."""
-    kwargs = cors.model_dump()
-    kwargs["allow_origins"] = [origins.substitute(o) for o in cors.allow_origins]
-    if cors.allow_origin_regex is not None:
-        kwargs["allow_origin_regex"] = origins.substitute(cors.allow_origin_regex)
-    return kwargs
-
-
-def backend_layers(
-    backend: Backend, origins: Origins
-) -> tuple[list[LayerSpec], list[RawRouteSpec]]:
-    """The scenario's extra layers and raw routes, placeholders replaced by real origins."""
-    layers = [
-        LayerSpec(layer.kind, layer.placement, layer.header, origins.substitute(layer.value))
-        if isinstance(layer, HeaderLayer)
-        else LayerSpec(layer.kind, layer.placement)
-        for layer in backend.middleware
-    ]
-    routes = [
-        RawRouteSpec(
-            route.path,
-            *(
-                RawAnswer(answer.status, [(k, origins.substitute(v)) for k, v in answer.headers])
-                for answer in (route.preflight, route.response)
-            ),
-        )
-        for route in backend.routes
-    ]
-    return layers, routes
 
 
 def cookie_groups(scenario: Scenario) -> list[list[Request]]:
@@ -122,57 +63,6 @@ def cookie_groups(scenario: Scenario) -> list[list[Request]]:
             key = ("own", request.name)
         groups.setdefault(key, []).append(request)
     return list(groups.values())
-
-
-# Builds the backend once the origins, with their run-time ports, are known.
-AppFactory: TypeAlias = "Callable[[Origins], ASGIApp]"
-
-
-class _Deferred:
-    """An ASGI app filled in once the server's port is known (origins name the backend port)."""
-
-    def __init__(self) -> None:
-        self.app: Callable[[Scope, Receive, Send], Any] | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.app is not None, "backend app not set"
-        await self.app(scope, receive, send)
-
-
-@contextmanager
-def scenario_servers(
-    scenario: Scenario, app: AppFactory | None = None
-) -> Iterator[tuple[Origins, Recorder]]:
-    """Start the scenario's frontends and its recorded backend; stop both on every path.
-
-    The backend is the fixture app configured by the scenario, or `app(origins)` when given:
-    a user's own application, still behind the recorder.
-    """
-    with ExitStack() as stack:
-        names = list(scenario.frontends)
-        wanted = [scenario.frontends[name].port or 0 for name in names]
-        ports = stack.enter_context(
-            serve(create_frontend_app(), ports=wanted, name=f"{scenario.name}-frontends")
-        )
-        deferred = _Deferred()
-        recorder = Recorder(deferred)
-        (backend_port,) = stack.enter_context(serve(recorder, name=f"{scenario.name}-backend"))
-        origins = Origins(
-            backend=f"http://{scenario.backend.host}:{backend_port}",
-            frontends={
-                name: f"{scenario.frontends[name].scheme}://{scenario.frontends[name].host}:{port}"
-                for name, port in zip(names, ports, strict=True)
-            },
-        )
-        if app is not None:
-            deferred.app = app(origins)
-        else:
-            cors = scenario.backend.cors
-            layers, routes = backend_layers(scenario.backend, origins)
-            deferred.app = create_app(
-                None if cors is None else cors_kwargs(cors, origins), layers, routes
-            )
-        yield origins, recorder
 
 
 def _url(base: str, path: str, probe: str, extra: dict[str, str] | None = None) -> str:
@@ -201,7 +91,7 @@ class _Repeats:
         session: Session,
         page_url: str,
         specs: dict[str, ProbeSpec],
-        recorder: Recorder,
+        recorder: Evidence,
         batch: list[Request],
     ) -> None:
         self.session = session
@@ -353,7 +243,7 @@ class Harness:
         group: list[Request],
         specs: dict[str, ProbeSpec],
         origins: Origins,
-        recorder: Recorder,
+        recorder: Evidence,
         attempts: dict[str, list[Attempt]],
     ) -> list[PageResult]:
         page_of = {r.name: f"{origins.frontends[r.frontend]}{PAGE}" for r in group}
@@ -394,10 +284,10 @@ class Harness:
         origins: Origins,
         spec: ProbeSpec,
         page: PageResult,
-        recorder: Recorder,
+        recorder: Evidence,
     ) -> Result:
         evidence = recorder.for_probe(spec["probe"])
-        found = classify(page, evidence, [c.name for c in request.cookies])
+        found = classify(page, evidence, [c.name for c in request.cookies], recorder.failure)
         readable = {k.lower(): v for k, v in page.headers.items()}
         result = Result(
             scenario=scenario.name,

@@ -6,18 +6,29 @@ import socket
 import threading
 import time
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from harness._exceptions import FixtureError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
-    from starlette.types import ASGIApp
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 LOOPBACK = "127.0.0.1"
+
+
+class Deferred:
+    """An ASGI app filled in once the server's port is known (origins name the backend port)."""
+
+    def __init__(self) -> None:
+        self.app: Callable[[Scope, Receive, Send], Any] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.app is not None, "backend app not set"
+        await self.app(scope, receive, send)
 
 
 @contextmanager
@@ -48,6 +59,12 @@ def serve(
             log_level="warning",
             access_log=False,
             lifespan="off",
+            # httptools writes header names and values exactly as given (h11 refuses whitespace
+            # around a value, an edge case the Fetch standard's tests use), and without Date or
+            # Server of its own the recorded headers are what went over the wire.
+            http="httptools",
+            server_header=False,
+            date_header=False,
             timeout_graceful_shutdown=1,
         )
         server = uvicorn.Server(config)

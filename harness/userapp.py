@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
     from harness.results import Result
-    from harness.runner import Harness, Origins
+    from harness.runner import Harness
+    from harness.servers import Origins
     from harness.scenario import Browser
 
 Observations = dict[tuple[str, str], "Result"]
