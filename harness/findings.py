@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from harness._markdown import inline, link
 from harness.report import cell_text, claims_disagree, disagreeing_rows, rows_by_scenario
 
 if TYPE_CHECKING:
@@ -16,9 +17,12 @@ COMMAND = "scripts/run && .venv/bin/cors-harness findings reports/results.json >
 
 def findings(run: RunResults) -> str:
     browsers: list[str] = [b.name for b in run.environment.browsers]
-    versions = ", ".join(f"{b.name} {b.version} ({b.engine})" for b in run.environment.browsers)
+    versions = ", ".join(
+        f"{inline(b.name)} {inline(b.version)} ({inline(b.engine)})"
+        for b in run.environment.browsers
+    )
     packages = ", ".join(
-        f"{k} {run.environment.packages[k]}"
+        f"{k} {inline(run.environment.packages[k])}"
         for k in ("fastapi", "starlette", "uvicorn")
         if k in run.environment.packages
     )
@@ -26,10 +30,10 @@ def findings(run: RunResults) -> str:
     lines = [
         "# What we found",
         "",
-        f"Generated from a real run on {run.started_at} ({len(run.results)} cells in "
+        f"Generated from a real run on {inline(run.started_at)} ({len(run.results)} cells in "
         f"{run.wall_seconds:.0f} s) with {versions}; {packages}; Python "
-        f"{run.environment.python} on {run.environment.platform}. Nothing here is written by "
-        f"hand: regenerate with `{COMMAND}`.",
+        f"{inline(run.environment.python)} on {inline(run.environment.platform)}. "
+        f"Nothing here is written by hand: regenerate with `{COMMAND}`.",
         "",
         f"{len(run.claims)} claims, per browser: {counts['holds']} hold, "
         f"{counts['refuted']} refuted, {counts['inconclusive']} inconclusive. "
@@ -47,7 +51,7 @@ def _verdict_cells(claim: ClaimVerdict, browsers: list[str]) -> str:
 
 
 def _source(source: str) -> str:
-    return ARTICLE_NOTE if source == ARTICLE else source
+    return ARTICLE_NOTE if source == ARTICLE else link(source)
 
 
 def _disagreements(run: RunResults, browsers: list[str]) -> list[str]:
@@ -58,18 +62,21 @@ def _disagreements(run: RunResults, browsers: list[str]) -> list[str]:
         return [*lines, "Nowhere: every cell and every verdict was the same in all browsers.", ""]
     if claims:
         lines += [
-            "| claim | " + " | ".join(browsers) + " |",
+            "| claim | " + _header(browsers) + " |",
             "|---|" + "---|" * len(browsers),
-            *(f"| {c.id}: {c.claim} | {_verdict_cells(c, browsers)} |" for c in claims),
+            *(
+                f"| {inline(c.id)}: {inline(c.claim)} | {_verdict_cells(c, browsers)} |"
+                for c in claims
+            ),
             "",
         ]
     lines += [
-        "| scenario | request | " + " | ".join(browsers) + " |",
+        "| scenario | request | " + _header(browsers) + " |",
         "|---|---|" + "---|" * len(browsers),
     ]
     for scenario, request, row in rows:
         cells = " | ".join(_cell(row[b]) if b in row else "" for b in browsers)
-        lines.append(f"| {scenario} | {request} | {cells} |")
+        lines.append(f"| {inline(scenario)} | {inline(request)} | {cells} |")
     lines.append("")
     return lines
 
@@ -86,11 +93,12 @@ def _claims(run: RunResults, browsers: list[str]) -> list[str]:
         lines += [
             f"### {title}",
             "",
-            "| claim | scenario | " + " | ".join(browsers) + " |",
+            "| claim | scenario | " + _header(browsers) + " |",
             "|---|---|" + "---|" * len(browsers),
         ]
         lines += [
-            f"| **{c.id}**: {c.claim} | {c.scenario} | {_verdict_cells(c, browsers)} |"
+            f"| **{inline(c.id)}**: {inline(c.claim)} | {inline(c.scenario)} "
+            f"| {_verdict_cells(c, browsers)} |"
             for c in claims
         ]
         lines.append("")
@@ -100,9 +108,9 @@ def _claims(run: RunResults, browsers: list[str]) -> list[str]:
                 for observed in verdict.observed:
                     seen.setdefault(observed, []).append(verdict.browser)
             if seen or claim.source != ARTICLE:
-                lines.append(f"- **{claim.id}** (source: {_source(claim.source)})")
+                lines.append(f"- **{inline(claim.id)}** (source: {_source(claim.source)})")
             for observed, where in seen.items():
-                lines.append(f"  - {observed} [{', '.join(where)}]")
+                lines.append(f"  - {inline(observed)} [{', '.join(map(inline, where))}]")
         lines.append("")
     return lines
 
@@ -112,19 +120,26 @@ def _scenarios(run: RunResults, browsers: list[str]) -> list[str]:
     descriptions = {s.name: s for s in run.scenarios}
     for scenario, rows in rows_by_scenario(run.results).items():
         info = descriptions.get(scenario)
-        lines += [f"### {scenario}", ""]
+        lines += [f"### {inline(scenario)}", ""]
         if info is not None:
-            lines += [info.description.strip(), "", f"File: `{info.path}`.", ""]
+            lines += [inline(info.description), "", f"File: {inline(info.path)}.", ""]
         lines += [
-            "| request | from | " + " | ".join(browsers) + " |",
+            "| request | from | " + _header(browsers) + " |",
             "|---|---|" + "---|" * len(browsers),
         ]
         for request, row in rows.items():
             first = next(iter(row.values()))
             cells = " | ".join(_cell(row[b]) if b in row else "" for b in browsers)
-            lines.append(f"| {request} | {first.method} {first.credentials} | {cells} |")
+            lines.append(
+                f"| {inline(request)} | {inline(first.method)} {inline(first.credentials)} "
+                f"| {cells} |"
+            )
         lines.append("")
     return lines
+
+
+def _header(browsers: list[str]) -> str:
+    return " | ".join(map(inline, browsers))
 
 
 def _cell(result: Result) -> str:

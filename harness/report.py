@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from harness._markdown import inline, one_line
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
@@ -81,7 +83,8 @@ def disagreeing_rows(results: Iterable[Result]) -> list[tuple[str, str, dict[str
 
 def _browser_heading(run: RunResults, browser: str) -> str:
     info = next((b for b in run.environment.browsers if b.name == browser), None)
-    return f"{browser} {info.version}" if info else f"{browser} (unavailable)"
+    name = inline(browser)
+    return f"{name} {inline(info.version)}" if info else f"{name} (unavailable)"
 
 
 def verdict_text(claim: ClaimVerdict, browsers: list[str]) -> list[str]:
@@ -102,7 +105,7 @@ def _claims_markdown(run: RunResults, claims: list[ClaimVerdict], browsers: list
     for claim in claims:
         mark = " ≠" if claims_disagree(claim) else ""
         lines.append(
-            f"| **{claim.id}**{mark}: {claim.claim} | "
+            f"| **{inline(claim.id)}**{mark}: {inline(claim.claim)} | "
             + " | ".join(verdict_text(claim, browsers))
             + " |"
         )
@@ -111,8 +114,8 @@ def _claims_markdown(run: RunResults, claims: list[ClaimVerdict], browsers: list
         for verdict in claim.verdicts:
             if verdict.observed:
                 lines.append(
-                    f"- {claim.id} [{verdict.browser}] {verdict.verdict}: "
-                    + "; ".join(verdict.observed)
+                    f"- {inline(claim.id)} [{inline(verdict.browser)}] {verdict.verdict}: "
+                    + "; ".join(inline(o) for o in verdict.observed)
                 )
     lines.append("")
     return lines
@@ -123,32 +126,43 @@ def markdown(run: RunResults) -> str:
     lines = [
         "# cors-harness results",
         "",
-        f"Run at {run.started_at}, {run.wall_seconds:.1f} s. Python {env.python}, "
-        + ", ".join(f"{k} {v}" for k, v in env.packages.items())
+        f"Run at {inline(run.started_at)}, {run.wall_seconds:.1f} s. "
+        f"Python {inline(env.python)}, "
+        + ", ".join(f"{inline(k)} {inline(v)}" for k, v in env.packages.items())
         + ".",
         "",
         "| browser | version | engine | executable |",
         "|---|---|---|---|",
-        *(f"| {b.name} | {b.version} | {b.engine} | `{b.executable}` |" for b in env.browsers),
+        *(
+            f"| {inline(b.name)} | {inline(b.version)} | {inline(b.engine)} "
+            f"| {inline(b.executable or '')} |"
+            for b in env.browsers
+        ),
         "",
         LEGEND,
         "",
     ]
+    if run.interrupted is not None:
+        lines[2:2] = [
+            f"**Interrupted by {inline(run.interrupted)}**: the cells below are those observed "
+            "before the run stopped; the rest were not run.",
+            "",
+        ]
     browsers = _browsers(run)
     for scenario, rows in rows_by_scenario(run.results).items():
         lines += [
-            f"## {scenario}",
+            f"## {inline(scenario)}",
             "",
             "| request | from | " + " | ".join(_browser_heading(run, b) for b in browsers) + " |",
             "|---|---|" + "---|" * len(browsers),
         ]
         for request, row in rows.items():
             first = next(iter(row.values()))
-            name = f"{request} ≠" if _disagree(row) else request
+            name = f"{inline(request)} ≠" if _disagree(row) else inline(request)
             cells = [cell_text(row[b]) if b in row else "" for b in browsers]
             lines.append(
-                f"| {name} | {first.frontend_origin} {first.method} "
-                f"{first.credentials} | " + " | ".join(cells) + " |"
+                f"| {name} | {inline(first.frontend_origin)} {inline(first.method)} "
+                f"{inline(first.credentials)} | " + " | ".join(cells) + " |"
             )
         lines.append("")
         lines += _claims_markdown(run, [c for c in run.claims if c.scenario == scenario], browsers)
@@ -159,13 +173,13 @@ def markdown(run: RunResults) -> str:
             if r.expectation_met is False or r.outcome == "error"
         ]
         for result in problems:
-            why = "; ".join(result.mismatches) or (result.error or "")
-            lines.append(f"- **{result.request} [{result.browser}]**: {why}")
+            why = "; ".join(inline(m) for m in result.mismatches) or inline(result.error or "")
+            lines.append(f"- **{inline(result.request)} [{inline(result.browser)}]**: {why}")
         if problems:
             lines.append("")
     if run.scenario_errors:
         lines += ["## Scenario files not run", ""]
-        lines += [f"- `{failure.message}`" for failure in run.scenario_errors]
+        lines += [f"- {inline(failure.message)}" for failure in run.scenario_errors]
         lines.append("")
     return "\n".join(lines)
 
@@ -174,22 +188,25 @@ def terminal(run: RunResults) -> str:
     browsers = _browsers(run)
     out: list[str] = []
     for scenario, rows in rows_by_scenario(run.results).items():
-        width = max(len(r) for r in rows) + 2
+        names = {
+            request: f"{one_line(request)} ≠" if _disagree(row) else one_line(request)
+            for request, row in rows.items()
+        }
+        width = max(len(n) for n in names.values()) + 2
         widths = [
             max([len(b)] + [len(cell_text(row[b])) for row in rows.values() if b in row])
             for b in browsers
         ]
-        out.append(f"{scenario}")
+        out.append(one_line(scenario))
         out.append(
             "  "
             + "request".ljust(width)
             + "  ".join(b.ljust(w) for b, w in zip(browsers, widths, strict=True))
         )
         for request, row in rows.items():
-            name = (f"{request} ≠" if _disagree(row) else request).ljust(width)
             out.append(
                 "  "
-                + name
+                + names[request].ljust(width)
                 + "  ".join(
                     (cell_text(row[b]) if b in row else "").ljust(w)
                     for b, w in zip(browsers, widths, strict=True)
@@ -199,17 +216,19 @@ def terminal(run: RunResults) -> str:
         for claim in claims:
             verdicts = ", ".join(f"{v.browser} {v.verdict}" for v in claim.verdicts)
             mark = " ≠" if claims_disagree(claim) else ""
-            out.append(f"  claim {claim.id}{mark}: {verdicts}")
+            out.append(f"  claim {one_line(claim.id)}{mark}: {verdicts}")
         out.append("")
     for failure in run.scenario_errors:
-        out.append(f"not run: {failure.message}")
+        out.append(f"not run: {one_line(failure.message)}")
     return "\n".join(out)
 
 
 def summary(run: RunResults) -> str:
     cells = len(run.results)
     rate = cells / run.wall_seconds if run.wall_seconds else 0.0
-    browsers = ", ".join(f"{b.name} {b.version} ({b.engine})" for b in run.environment.browsers)
+    browsers = one_line(
+        ", ".join(f"{b.name} {b.version} ({b.engine})" for b in run.environment.browsers)
+    )
     counts = run.verdict_counts()
     claims = (
         f"{len(run.claims)} claims: {counts['holds']} holds, {counts['refuted']} refuted, "
@@ -217,8 +236,9 @@ def summary(run: RunResults) -> str:
         if run.claims
         else ""
     )
+    stopped = f"interrupted by {run.interrupted}: " if run.interrupted else ""
     return (
-        f"{cells} cells in {run.wall_seconds:.1f} s ({rate:.1f} cells/s); {claims}"
+        f"{stopped}{cells} cells in {run.wall_seconds:.1f} s ({rate:.1f} cells/s); {claims}"
         f"{len(run.unmet())} expectations not met, {len(run.errors())} errors, "
         f"{len(run.scenario_errors)} scenario files not run; browsers: {browsers or 'none'}"
     )

@@ -213,6 +213,11 @@ class RunResults(_Model):
     scenarios: list[ScenarioInfo] = Field(default_factory=list)
     results: list[Result]
     claims: list[ClaimVerdict] = Field(default_factory=list)
+    interrupted: str | None = Field(
+        default=None,
+        description="The signal (SIGINT, SIGTERM) that stopped the run early; the cells are "
+        "those observed until then.",
+    )
 
     def unmet(self) -> list[Result]:
         return [r for r in self.results if r.expectation_met is False]

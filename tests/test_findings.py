@@ -1,0 +1,85 @@
+"""FINDINGS.md: text from scenarios, browsers and servers stays text, links only to http(s)."""
+
+from __future__ import annotations
+
+from harness._markdown import one_line
+from harness.findings import COMMAND, findings
+from harness.report import cell_text
+from tests.test_report import (
+    CLAIM,
+    CLAIM_ID,
+    OBSERVED,
+    ORIGIN,
+    REQUEST,
+    SAFE_SOURCE,
+    SCENARIO,
+    VERSION,
+    check_markdown,
+    hostile,
+    hostile_run,
+)
+
+
+def test_findings_keep_hostile_text_as_text() -> None:
+    run = hostile_run()
+    text = findings(run)
+    page = check_markdown(
+        text,
+        headings=[
+            "# What we found",
+            "## Where the browsers disagree",
+            "## Claims",
+            "### From the reference FastAPI CORS article",
+            "### From common advice and the standards",
+            "## Scenarios",
+            f"### {one_line(SCENARIO)}",
+        ],
+        code=[COMMAND, "error"],
+    )
+    assert "](javascript:" not in text
+    assert f"(source: <{SAFE_SOURCE}>)" in text
+    browsers = ["claim", "chromium", "firefox", "webkit"]
+    cells = [cell_text(r) for r in run.results]
+    requests = ["request", "from", *browsers[1:]]
+    method = f"{one_line(hostile('method'))} {one_line(hostile('credentials'))}"
+    assert page.tables == [
+        [browsers, [f"{one_line(CLAIM_ID)}: {one_line(CLAIM)}", "holds", "not run", "refuted"]],
+        [["scenario", "request", *browsers[1:]], [one_line(SCENARIO), one_line(REQUEST), *cells]],
+        [
+            ["claim", "scenario", *browsers[1:]],
+            [
+                f"from-article: {one_line(hostile('article claim'))}",
+                one_line(SCENARIO),
+                "not run",
+                "inconclusive",
+                "not run",
+            ],
+        ],
+        [
+            ["claim", "scenario", *browsers[1:]],
+            [
+                f"{one_line(CLAIM_ID)}: {one_line(CLAIM)}",
+                one_line(SCENARIO),
+                "holds",
+                "not run",
+                "refuted",
+            ],
+            ["plain: An ordinary claim.", one_line(SCENARIO), "holds", "not run", "not run"],
+        ],
+        [requests, [one_line(REQUEST), method, *cells]],
+    ]
+    assert page.texts["li"] == [
+        "from-article (source: the reference FastAPI CORS article)",
+        f"{one_line(hostile('inconclusive'))} [firefox]",
+        f"{one_line(CLAIM_ID)} (source: javascript:alert(1))",
+        f"{one_line(OBSERVED)} [webkit]",
+        f"plain (source: {SAFE_SOURCE})",
+    ]
+    intro, counts, description, path = page.texts["p"]
+    assert counts == "3 claims, per browser: 2 hold, 1 refuted, 1 inconclusive. 1 cells were error."
+    for part in ("started", "version", "engine", "python", "platform", "fastapi"):
+        assert one_line(hostile(part)) in intro
+    assert one_line(VERSION) in intro
+    assert description == one_line(hostile("description"))
+    assert path == f"File: {one_line(hostile('path'))}."
+    assert one_line(ORIGIN) not in text
