@@ -2,31 +2,113 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from harness import _http
 from harness._exceptions import ScenarioError
+from harness._validation_errors import AtKey, describe, first_problem
+from harness._yaml import Document, field, load_yaml, os_problem, read_text
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator
 
 Browser = Literal["chromium", "firefox", "webkit"]
 BROWSERS: tuple[Browser, ...] = get_args(Browser)
 Outcome = Literal["allowed", "blocked-preflight", "blocked-response", "blocked-network", "error"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
+# The longest a single fetch() may take, in a scenario or on the command line.
+MAX_TIMEOUT_S = 120
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 # Hosts every engine resolves to loopback by itself (checked: Chromium, Firefox, WebKitGTK).
 HOST_PATTERN = r"^(localhost|127\.0\.0\.1|[a-z0-9]([a-z0-9-]*[a-z0-9])?\.localhost)$"
 TOKEN_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+FRONTEND_NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
+COOKIE_VALUE_PATTERN = r"^[A-Za-z0-9._~-]*$"
 PLACEHOLDER = re.compile(
     r"\{(frontend|backend)(?::([A-Za-z0-9_-]+))?(?:\.(origin|host|port|scheme))?\}"
 )
 PLACEHOLDER_LIKE = re.compile(r"\{(frontend|backend)[^}]*\}")
+# What a placeholder stands for while a value is checked, before the run knows the ports.
+_PLACEHOLDER_EXAMPLE = {
+    "origin": "http://placeholder.localhost:1",
+    "host": "placeholder.localhost",
+    "port": "1",
+    "scheme": "http",
+}
+# What each pattern asks for, said as the fix.
+_PATTERN_HELP = {
+    NAME_PATTERN: "lower-case letters, digits, - and _, starting with a letter or digit",
+    HOST_PATTERN: "localhost, 127.0.0.1 or NAME.localhost, which every engine sends to loopback",
+    TOKEN_PATTERN: "an HTTP token: letters, digits and !#$%&'*+-.^_`|~",
+    FRONTEND_NAME_PATTERN: "letters, digits, - and _, as in {frontend:NAME}",
+    COOKIE_VALUE_PATTERN: "letters, digits and . _ ~ -",
+}
+
+
+def _placeholders_checked(text: str) -> str:
+    for match in PLACEHOLDER_LIKE.finditer(text):
+        full = PLACEHOLDER.fullmatch(match.group(0))
+        if full is None:
+            raise ValueError(
+                f"malformed placeholder {match.group(0)!r}; write "
+                "{frontend:NAME}, {frontend:NAME.host|port|scheme|origin} or {backend}"
+            )
+        if full.group(1) == "backend" and full.group(2) is not None:
+            raise ValueError(
+                f"placeholder {match.group(0)!r}: write {{backend}} or {{backend.port}}"
+            )
+    return text
+
+
+def _example(text: str) -> str:
+    """`text` with each placeholder replaced by a value of its kind, to check what it becomes."""
+    return PLACEHOLDER.sub(
+        lambda m: _PLACEHOLDER_EXAMPLE[m.group(3) or "origin"], _placeholders_checked(text)
+    )
+
+
+def _origin(entry: str) -> str:
+    return _http.origin(_example(entry), entry)
+
+
+def _origin_regex(pattern: str) -> str:
+    # Stand-ins of the same length keep the position in re's message right.
+    checked = _placeholders_checked(pattern)
+    return _http.regex(PLACEHOLDER.sub(lambda m: "x" * len(m.group(0)), checked), pattern)
+
+
+def _sent_header_value(value: str) -> str:
+    _http.sent_header_value(_example(value))
+    return value
+
+
+Token = Annotated[str, StringConstraints(pattern=TOKEN_PATTERN)]
+RequestHeaderName = Annotated[Token, AfterValidator(_http.request_header_name)]
+RequestHeaderValue = Annotated[str, AfterValidator(_http.request_header_value)]
+SentHeaderValue = Annotated[str, AfterValidator(_sent_header_value)]
+OriginEntry = Annotated[str, AfterValidator(_origin)]
+OriginRegex = Annotated[str, AfterValidator(_origin_regex)]
+RequestPath = Annotated[str, AfterValidator(lambda p: _http.path(p, query=True))]
+RoutePath = Annotated[str, AfterValidator(lambda p: _http.path(p, query=False))]
+FrontendName = Annotated[str, StringConstraints(pattern=FRONTEND_NAME_PATTERN)]
 
 
 class _Model(BaseModel):
@@ -36,13 +118,17 @@ class _Model(BaseModel):
 class Cors(_Model):
     """CORSMiddleware's keyword arguments, one to one; origins may use `{frontend:NAME}`."""
 
-    allow_origins: list[str] = []
-    allow_origin_regex: str | None = None
-    allow_methods: list[str] = ["GET"]
-    allow_headers: list[str] = []
+    allow_origins: list[OriginEntry] = Field(
+        [], description="`*`, `null`, a placeholder or scheme://host[:port]."
+    )
+    allow_origin_regex: OriginRegex | None = Field(
+        None, description="A Python regular expression; placeholders are inserted as written."
+    )
+    allow_methods: list[Token] = ["GET"]
+    allow_headers: list[Token] = []
     allow_credentials: bool = False
     allow_private_network: bool = False
-    expose_headers: list[str] = []
+    expose_headers: list[Token] = []
     max_age: int = Field(600, ge=0)
 
 
@@ -58,8 +144,8 @@ class HeaderLayer(_Model):
 
     kind: Literal["add-header"]
     placement: Literal["outside-cors", "inside-cors"] = "outside-cors"
-    header: str = Field(pattern=TOKEN_PATTERN)
-    value: str = Field(description="Placeholders as in allow_origins.")
+    header: Token
+    value: SentHeaderValue = Field(description="Placeholders as in allow_origins.")
 
 
 Layer = Annotated[AuthLayer | HeaderLayer, Field(discriminator="kind")]
@@ -67,16 +153,9 @@ Layer = Annotated[AuthLayer | HeaderLayer, Field(discriminator="kind")]
 
 class RawAnswer(_Model):
     status: int = Field(200, ge=100, le=599)
-    headers: list[tuple[str, str]] = Field(
+    headers: list[tuple[Token, SentHeaderValue]] = Field(
         [], description="[name, value] pairs sent exactly so; a name may repeat."
     )
-
-    @model_validator(mode="after")
-    def _tokens(self) -> RawAnswer:
-        for name, _ in self.headers:
-            if not re.match(TOKEN_PATTERN, name):
-                raise ValueError(f"header name {name!r} is not a valid HTTP token")
-        return self
 
 
 class RawRoute(_Model):
@@ -86,7 +165,7 @@ class RawRoute(_Model):
     `Access-Control-Allow-Origin` values).
     """
 
-    path: str = Field(pattern=r"^/[^?#]*$")
+    path: RoutePath = Field(json_schema_extra={"pattern": r"^/[^?#\s\\]*$"})
     preflight: RawAnswer = Field(
         default_factory=lambda: RawAnswer(status=204, headers=[]),
         description="The answer to an OPTIONS with Access-Control-Request-Method.",
@@ -118,15 +197,20 @@ class Frontend(_Model):
         ge=1,
         le=65535,
         description="A fixed port, for an app under test that lists e.g. http://localhost:3000; "
-        "default: one the OS picks at run time.",
+        "default: one the OS picks at run time. Not one of the Fetch standard's bad ports.",
     )
+
+    @field_validator("port")
+    @classmethod
+    def _not_blocked(cls, port: int | None) -> int | None:
+        return _http.port(port)
 
 
 class Cookie(_Model):
     """A cookie that must exist before the request, set by a real `Set-Cookie` from the backend."""
 
-    name: str = Field(pattern=TOKEN_PATTERN)
-    value: str = Field("1", pattern=r"^[A-Za-z0-9._~-]*$")
+    name: Token
+    value: str = Field("1", pattern=COOKIE_VALUE_PATTERN)
     samesite: Literal["lax", "strict", "none"] | None = None
     secure: bool = False
     httponly: bool = True
@@ -193,27 +277,82 @@ class Request(_Model):
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
     frontend: str
-    method: str = Field("GET", pattern=TOKEN_PATTERN)
-    path: str = Field("/", pattern=r"^/")
-    headers: dict[str, str] = {}
+    method: Token = Field(
+        "GET", description="Not CONNECT, TRACE or TRACK, unless expected to fail."
+    )
+    path: RequestPath = Field("/", json_schema_extra={"pattern": r"^/[^#\s\\]*$"})
+    headers: dict[RequestHeaderName, RequestHeaderValue] = Field(
+        {}, description="Not the Fetch standard's forbidden request headers (Cookie, Origin, ...)."
+    )
     body: str | None = None
     json_body: Any = Field(None, alias="json")
     credentials: Literal["omit", "same-origin", "include"] = "same-origin"
     cookies: list[Cookie] = []
-    read_headers: list[str] = []
-    timeout: float | None = Field(None, gt=0, le=120, description="Seconds; default: the run's.")
+    read_headers: list[Token] = []
+    timeout: float | None = Field(
+        None, gt=0, le=MAX_TIMEOUT_S, description="Seconds; default: the run's."
+    )
     repeat: Repeat | None = None
     expect: Annotated[Expectation | None, BeforeValidator(_outcome_shorthand)] = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        seen: dict[str, str] = {}
+        for name, value in headers.items():
+            first = seen.setdefault(name.lower(), name)
+            if first != name:
+                raise AtKey(
+                    name,
+                    f"{first} is set already; header names are case-insensitive and fetch() "
+                    "would join both values in one header",
+                )
+            overrides = name.lower() in _http.METHOD_OVERRIDE_HEADERS
+            method = _http.forbidden_method_in(value) if overrides else None
+            if method is not None:
+                raise AtKey(
+                    name,
+                    f"{name} naming {method}, a forbidden method, is a forbidden request header "
+                    "in the Fetch standard: the browser drops it",
+                )
+        return headers
+
+    @field_validator("json_body")
+    @classmethod
+    def _json(cls, value: Any) -> Any:
+        bad = _http.not_json(value)
+        if bad is not None:
+            raise ValueError(
+                f"{bad} is not JSON (YAML reads it as a {type(bad).__name__}); quote it to send "
+                "it as a string"
+            )
+        return value
+
     @model_validator(mode="after")
-    def _one_body(self) -> Request:
+    def _fetchable(self) -> Request:
+        # fetch() throws on a forbidden method; a request that expects exactly that may use one.
+        expect = self.expect
+        fails = expect is not None and all(
+            expect.for_browser(b).outcome == "blocked-network" for b in BROWSERS
+        )
+        if self.method.upper() in _http.FORBIDDEN_METHODS and not fails:
+            raise AtKey(
+                "method",
+                f"{self.method} is a forbidden method in the Fetch standard: fetch() throws "
+                "instead of sending it; expect: blocked-network if that is the point",
+            )
         if self.body is not None and self.json_body is not None:
-            raise ValueError("give either body or json, not both")
-        for header in self.headers:
-            if not re.match(TOKEN_PATTERN, header):
-                raise ValueError(f"header name {header!r} is not a valid HTTP token")
+            raise AtKey("json", "give either body or json, not both")
+        if self.method.upper() in {"GET", "HEAD"}:
+            for key, given in (("body", self.body), ("json", self.json_body)):
+                if given is not None:
+                    raise AtKey(
+                        key,
+                        f"a {self.method.upper()} request cannot have a body: fetch() throws; "
+                        "use another method, e.g. POST",
+                    )
         return self
 
     def fetch_headers(self) -> dict[str, str]:
@@ -224,8 +363,6 @@ class Request(_Model):
 
     def fetch_body(self) -> str | None:
         if self.json_body is not None:
-            import json
-
             return json.dumps(self.json_body)
         return self.body
 
@@ -274,7 +411,7 @@ class Scenario(_Model):
     description: str = ""
     browsers: list[Browser] = Field(default_factory=_all_browsers, min_length=1)
     backend: Backend
-    frontends: dict[str, Frontend] = Field(min_length=1)
+    frontends: dict[FrontendName, Frontend] = Field(min_length=1)
     requests: list[Request] = Field(min_length=1)
     claims: list[Claim] = []
 
@@ -294,67 +431,17 @@ def scenario_json_schema() -> dict[str, Any]:
 
 # --- loading -------------------------------------------------------------------------------
 
-
-class _Located:
-    """The YAML node tree of one file, to turn a field path into a line number."""
-
-    def __init__(self, root: yaml.Node | None) -> None:
-        self.root = root
-
-    def line(self, loc: Sequence[str | int]) -> int | None:
-        node = self.root
-        line = node.start_mark.line + 1 if node is not None else None
-        for part in loc:
-            if isinstance(node, yaml.MappingNode):
-                for key, value in node.value:
-                    if key.value == part:
-                        line, node = key.start_mark.line + 1, value
-                        break
-                else:
-                    return line
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                if part >= len(node.value):
-                    return line
-                node = node.value[part]
-                line = node.start_mark.line + 1
-            else:
-                return line
-        return line
+Loc = tuple[str | int, ...]
+SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 
-def _field(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _duplicate_keys(
-    node: yaml.Node | None, loc: tuple[str | int, ...] = ()
-) -> Iterator[tuple[tuple[str | int, ...], int]]:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if key.value in seen:
-                yield (*loc, key.value), key.start_mark.line + 1
-            seen.add(key.value)
-            yield from _duplicate_keys(value, (*loc, key.value))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from _duplicate_keys(item, (*loc, index))
-
-
-def _placeholders(scenario: Scenario) -> Iterator[tuple[tuple[str | int, ...], str]]:
+def _placeholders(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
     cors = scenario.backend.cors
-    if cors is None:
-        return
-    for index, origin in enumerate(cors.allow_origins):
-        yield ("backend", "cors", "allow_origins", index), origin
-    if cors.allow_origin_regex is not None:
-        yield ("backend", "cors", "allow_origin_regex"), cors.allow_origin_regex
-
-
-def _header_placeholders(scenario: Scenario) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if cors is not None:
+        for index, origin in enumerate(cors.allow_origins):
+            yield ("backend", "cors", "allow_origins", index), origin
+        if cors.allow_origin_regex is not None:
+            yield ("backend", "cors", "allow_origin_regex"), cors.allow_origin_regex
     for index, layer in enumerate(scenario.backend.middleware):
         if isinstance(layer, HeaderLayer):
             yield ("backend", "middleware", index, "value"), layer.value
@@ -365,26 +452,26 @@ def _header_placeholders(scenario: Scenario) -> Iterator[tuple[tuple[str | int, 
                 yield ("backend", "routes", index, part, "headers", pair, 1), value
 
 
-def _check_references(scenario: Scenario, located: _Located, path: str) -> None:
-    def fail(loc: tuple[str | int, ...], problem: str) -> None:
-        raise ScenarioError(path, located.line(loc), _field(loc), problem)
+def _check_references(scenario: Scenario, document: Document, path: str) -> None:
+    def fail(loc: Loc, problem: str) -> None:
+        raise ScenarioError(path, document.line(loc), field(loc), problem)
 
     declared = ", ".join(sorted(scenario.frontends))
-    for loc, text in (*_placeholders(scenario), *_header_placeholders(scenario)):
-        for match in PLACEHOLDER_LIKE.finditer(text):
-            full = PLACEHOLDER.fullmatch(match.group(0))
-            if full is None:
-                fail(
-                    loc,
-                    f"malformed placeholder {match.group(0)!r}; write "
-                    "{frontend:NAME}, {frontend:NAME.host|port|scheme|origin} or {backend}",
-                )
-                return
-            kind, name, _ = full.groups()
+    for loc, text in _placeholders(scenario):
+        for match in PLACEHOLDER.finditer(text):
+            kind, name, _ = match.groups()
             if kind == "frontend" and name not in scenario.frontends:
                 fail(loc, f"placeholder {match.group(0)!r} names no frontend; declared: {declared}")
-            if kind == "backend" and name is not None:
-                fail(loc, f"placeholder {match.group(0)!r}: write {{backend}} or {{backend.port}}")
+    ports: dict[int, str] = {}
+    for name, frontend in scenario.frontends.items():
+        if frontend.port is not None:
+            if frontend.port in ports:
+                fail(
+                    ("frontends", name, "port"),
+                    f"frontend {ports[frontend.port]!r} has port {frontend.port} already; "
+                    "each frontend listens on a port of its own",
+                )
+            ports[frontend.port] = name
     names: set[str] = set()
     for index, request in enumerate(scenario.requests):
         if request.name in names:
@@ -395,8 +482,9 @@ def _check_references(scenario: Scenario, located: _Located, path: str) -> None:
                 ("requests", index, "frontend"),
                 f"unknown frontend {request.frontend!r}; declared: {declared}",
             )
-    if len(set(scenario.browsers)) != len(scenario.browsers):
-        fail(("browsers",), "a browser is listed twice")
+    for index, browser in enumerate(scenario.browsers):
+        if browser in scenario.browsers[:index]:
+            fail(("browsers", index), f"{browser} is listed twice")
     paths: set[str] = set()
     for index, route in enumerate(scenario.backend.routes):
         if route.path in paths:
@@ -407,7 +495,7 @@ def _check_references(scenario: Scenario, located: _Located, path: str) -> None:
     _check_claims(scenario, fail)
 
 
-def _check_claims(scenario: Scenario, fail: Callable[[tuple[str | int, ...], str], None]) -> None:
+def _check_claims(scenario: Scenario, fail: Callable[[Loc, str], None]) -> None:
     requests = ", ".join(r.name for r in scenario.requests)
     ids: set[str] = set()
     for index, claim in enumerate(scenario.claims):
@@ -415,7 +503,7 @@ def _check_claims(scenario: Scenario, fail: Callable[[tuple[str | int, ...], str
             fail(("claims", index, "id"), f"claim id {claim.id!r} is used twice")
         ids.add(claim.id)
         for number, prediction in enumerate(claim.predicts):
-            loc: tuple[str | int, ...] = ("claims", index, "predicts", number)
+            loc: Loc = ("claims", index, "predicts", number)
             if prediction.request not in {r.name for r in scenario.requests}:
                 fail(
                     (*loc, "request"),
@@ -435,79 +523,59 @@ def _check_claims(scenario: Scenario, fail: Callable[[tuple[str | int, ...], str
 
 def parse_scenario(text: str, path: str, name: str | None = None) -> Scenario:
     """Validate scenario YAML; raise ScenarioError (`path:line: field: problem`) on any fault."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        if mark is not None and exc.context_mark is not None and mark.index >= len(text):
-            # At the end of the stream (an unclosed quote or bracket) the context says where.
-            mark = exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise ScenarioError(path, line, "", f"YAML syntax: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(path, None, "", f"YAML: {exc}") from None
-    located = _Located(root)
-    for loc, line in _duplicate_keys(root):
-        raise ScenarioError(path, line, _field(loc), "key appears twice in one mapping")
+    document = load_yaml(text, path)
+    data = document.data
+    shape = "a scenario is a mapping with backend, frontends and requests"
+    if data is None:
+        what = "is empty" if not text.strip() else "holds only comments"
+        raise ScenarioError(path, None, "", f"the file {what}; {shape}")
     if not isinstance(data, dict):
-        raise ScenarioError(
-            path,
-            located.line(()),
-            "",
-            "a scenario is a mapping with backend, frontends and requests",
-        )
+        raise ScenarioError(path, document.line(()), "", f"{shape}, not {describe(data)}")
     if "name" in data:
-        raise ScenarioError(
-            path, located.line(("name",)), "name", "extra field; a scenario is named after its file"
-        )
+        problem = "extra field; a scenario is named after its file"
+        raise ScenarioError(path, document.line(("name",)), "name", problem)
     data["name"] = name if name is not None else Path(path).stem
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = tuple(error["loc"])
-        problem = error["msg"]
-        if error["type"] == "extra_forbidden":
-            problem = f"unknown field {loc[-1]!r}; see scenarios/scenario.schema.json"
-        elif error["type"] == "missing":
-            problem = "required field is missing"
-        elif error["type"] == "literal_error":
-            problem = f"{problem}; got {error['input']!r}"
-        more = len(exc.errors()) - 1
-        if more:
-            problem += f" (and {more} more problem{'s' if more > 1 else ''})"
-        raise ScenarioError(path, located.line(loc), _field(loc), problem) from None
-    _check_references(scenario, located, path)
+        where, problem = first_problem(
+            exc, data, document, Scenario, unwritten={"name"}, pattern_help=_PATTERN_HELP
+        )
+        raise ScenarioError(path, document.line(where), field(where), problem) from None
+    _check_references(scenario, document, path)
     return scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(str(path), None, "", f"cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(str(path), None, "", "not UTF-8 text") from None
-    return parse_scenario(text, str(path))
+    return parse_scenario(read_text(path), str(path))
 
 
 def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand files and directories (their `*.yaml`/`*.yml`, sorted) into scenario files."""
+    """Expand files and directories (their `*.yaml`/`*.yml`, sorted) into scenario files.
+
+    A directory with none is an error: running nothing would look like a clean run.
+    """
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            files.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.suffix in {".yaml", ".yml"} and not p.name.endswith(".baseline.yaml")
-                )
-            )
-        elif path.exists():
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            raise ScenarioError(str(path), None, "", os_problem(path, exc)) from None
+        if not stat.S_ISDIR(mode):
             files.append(path)
-        else:
-            raise ScenarioError(str(path), None, "", "no such file or directory")
+            continue
+        found = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix in SCENARIO_SUFFIXES
+            and not p.name.endswith(".baseline.yaml")
+            and not p.is_dir()
+        )
+        if not found:
+            raise ScenarioError(
+                str(path), None, "", "no scenario files (*.yaml, *.yml) in this directory"
+            )
+        files.extend(found)
     return files

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from harness._exceptions import ScenarioError
 from harness.scenario import (
@@ -142,7 +143,7 @@ ERROR_CASES: list[tuple[str, str, int, str, str]] = [
         _edit('allow_origins: ["{frontend:app}"]', "allow_origins: 42"),
         3,
         "backend.cors.allow_origins",
-        "valid list",
+        "expected a list, got 42",
     ),
     (
         "unknown-browser",
@@ -216,15 +217,15 @@ ERROR_CASES: list[tuple[str, str, int, str, str]] = [
         "browser-listed-twice",
         "browsers: [webkit, firefox, webkit]\n" + VALID,
         1,
-        "browsers",
-        "listed twice",
+        "browsers[2]",
+        "webkit is listed twice",
     ),
     # Request bodies and expectations.
     (
         "body-and-json",
         VALID + "    body: hello\n    json: {a: 1}\n",
-        11,
-        "requests[1]",
+        15,
+        "requests[1].json",
         "either body or json",
     ),
     (
@@ -288,14 +289,16 @@ def test_error_names_path_line_and_field(text: str, line: int, field: str, probl
 def test_error_counts_the_other_problems() -> None:
     error = _error(VALID + "    methd: PUT\n    pth: /x\n")
     assert str(error) == (
-        f"{PATH}:14: requests[1].methd: unknown field 'methd'; "
-        "see scenarios/scenario.schema.json (and 1 more problem)"
+        f"{PATH}:14: requests[1].methd: unknown field 'methd'; did you mean 'method'? "
+        "(and 1 more problem)"
     )
 
 
 def test_not_a_mapping() -> None:
     error = _error("- backend\n- frontends\n")
-    assert str(error) == f"{PATH}:1: a scenario is a mapping with backend, frontends and requests"
+    assert str(error) == (
+        f"{PATH}:1: a scenario is a mapping with backend, frontends and requests, not a list"
+    )
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
@@ -303,7 +306,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
     path.write_bytes("description: caf\xe9\n".encode("latin-1"))
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
-    assert str(caught.value) == f"{path}: not UTF-8 text"
+    assert str(caught.value) == f"{path}:1: not UTF-8 text (byte 0xe9); save the file as UTF-8"
 
 
 # --- valid scenarios -----------------------------------------------------------------------
@@ -413,12 +416,14 @@ def test_for_browser_merges_override_over_defaults(browser: Browser, facts: Fact
     ],
 )
 def test_fetch_headers(fields: dict[str, object], headers: dict[str, str]) -> None:
-    request = Request.model_validate({"name": "r", "frontend": "app", **fields})
+    request = Request.model_validate({"name": "r", "frontend": "app", "method": "POST", **fields})
     assert request.fetch_headers() == headers
 
 
 def test_fetch_body_serialises_json() -> None:
-    request = Request.model_validate({"name": "r", "frontend": "app", "json": {"name": "widget"}})
+    request = Request.model_validate(
+        {"name": "r", "frontend": "app", "method": "POST", "json": {"name": "widget"}}
+    )
     assert request.fetch_body() == '{"name": "widget"}'
 
 
@@ -461,3 +466,76 @@ def test_repo_scenario_parses(path: Path) -> None:
     scenario = load_scenario(path)
     assert scenario.name == path.stem
     assert scenario.requests
+
+
+# --- what the load-time rules leave alone ---------------------------------------------------
+
+# Each must load: a plausible mistake is what a scenario shows, not something to refuse.
+LEGAL = [
+    pytest.param('["{frontend:app}/"]', id="origin-with-trailing-slash"),
+    pytest.param('["https://{frontend:app.host}:{frontend:app.port}"]', id="origin-other-scheme"),
+    pytest.param(r"['http://.*\.localhost:\d+']", id="origin-written-as-a-regex"),
+    pytest.param('["null", "*", "HTTP://LOCALHOST:3000"]', id="origin-null-star-capitals"),
+]
+
+
+@pytest.mark.parametrize("origins", LEGAL)
+def test_plausible_allow_origins_load(origins: str) -> None:
+    scenario = parse_scenario(_edit('["{frontend:app}"]', origins), PATH)
+    assert scenario.backend.cors is not None
+    assert scenario.backend.cors.allow_origins
+
+
+def test_forbidden_method_loads_when_the_failure_is_expected() -> None:
+    text = _edit("method: POST", "method: TRACE\n    expect: blocked-network")
+    assert parse_scenario(text, PATH).request("second").method == "TRACE"
+
+
+def test_method_override_to_an_allowed_method_loads() -> None:
+    text = VALID + "    headers: {X-HTTP-Method-Override: PUT}\n"
+    assert parse_scenario(text, PATH).request("second").headers == {"X-HTTP-Method-Override": "PUT"}
+
+
+def test_header_value_is_kept_as_fetch_sends_it() -> None:
+    text = VALID + '    headers: {X-API-Key: " secret\\t"}\n'
+    assert parse_scenario(text, PATH).request("second").headers == {"X-API-Key": "secret"}
+
+
+def test_raw_header_values_keep_their_whitespace() -> None:
+    # The server writes them byte for byte: whitespace around a value is a case to test.
+    text = _edit(
+        "  cors:\n",
+        '  routes:\n    - path: /raw\n      response: {headers: [[X-Odd, " a,  \\tb\\t"]]}\n'
+        "  cors:\n",
+    )
+    route = parse_scenario(text, PATH).backend.routes[0]
+    assert route.response.headers == [("X-Odd", " a,  \tb\t")]
+
+
+def test_aliases_and_merge_keys_load() -> None:
+    text = _edit("  app: {host: localhost}", "  app: &local {host: localhost}") + (
+        "    json: {a: &three [1, 2, 3], b: *three}\n"
+    )
+    text = text.replace("  admin: {host: admin.localhost}", "  admin: {<<: *local, port: 3000}")
+    scenario = parse_scenario(text, PATH)
+    assert scenario.frontends["admin"].host == "localhost"
+    assert scenario.request("second").json_body == {"a": [1, 2, 3], "b": [1, 2, 3]}
+
+
+def test_quoted_keys_are_strings() -> None:
+    text = VALID + "    json: {'1': one, 'null': none}\n"
+    assert parse_scenario(text, PATH).request("second").json_body == {"1": "one", "null": "none"}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"headers": {"Cookie": "a=1"}}, id="forbidden-header"),
+        pytest.param({"method": "connect"}, id="forbidden-method"),
+        pytest.param({"json": {"a": 1}}, id="get-with-body"),
+        pytest.param({"path": "/items#top"}, id="fragment"),
+    ],
+)
+def test_rules_hold_for_models_made_in_code(fields: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        Request.model_validate({"name": "r", "frontend": "app", **fields})
