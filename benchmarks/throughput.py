@@ -13,8 +13,8 @@ from pathlib import Path
 
 from harness.frontend import PAGE
 from harness.runner import Harness
-from harness.servers import scenario_servers
 from harness.scenario import BROWSERS, load_scenario
+from harness.servers import scenario_servers
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "seed_article.yaml"
 

@@ -4,6 +4,8 @@ HarnessError
 ├── ScenarioError        a scenario file is unreadable or invalid (exit status 2)
 ├── EngineUnavailable    no way to drive a requested browser here
 └── FixtureError         a server, browser or display failed to start or answer
+    └── EngineBroken     a browser or driver stopped answering; it is relaunched
+                         (harness.engines.base)
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ def classify(
     sent = {name for e in actual for name in e.cookies_sent}
     cookie_sent = bool(sent & set(cookie_names)) if cookie_names else bool(sent)
     unsent = next((e for e in evidence if e.send_error is not None), None)
-    harness_error = page.harness_error or evidence_failure
+    # Both, when both: a fetch that got no answer from servers that stopped answering.
+    harness_error = "; ".join(e for e in (page.harness_error, evidence_failure) if e) or None
     if harness_error is None and unsent is not None:
         harness_error = (
             f"the server could not send its {unsent.method} response: {unsent.send_error}"

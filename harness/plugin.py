@@ -21,6 +21,7 @@ from harness.claims import claim_verdicts
 from harness.engines import Overrides
 from harness.expect import mismatches
 from harness.explain import explain
+from harness.processes import owned_processes
 from harness.report import claims_disagree, write_reports
 from harness.results import ClaimVerdict, Environment, Result, RunResults
 from harness.runner import Harness
@@ -116,6 +117,8 @@ class CorsSession:
             overrides = Overrides(channels={"chromium": channel} if channel else {})
             headed = bool(self.config.getoption("headed", default=False))
             try:
+                # Whatever the browsers start is stopped with them, on every path.
+                self._stack.enter_context(owned_processes())
                 self._harness = self._stack.enter_context(
                     Harness(
                         _selected_browsers(self.config),

@@ -6,27 +6,22 @@ import importlib.metadata
 import platform
 import secrets
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from harness._exceptions import ScenarioError
-from harness.claims import claim_verdicts
+from harness._exceptions import HarnessError
 from harness.classify import classify
-from harness.engines import Browsers, Overrides
-from harness.engines.base import LaunchedBrowser, ProbeSpec, Session, harness_failure
+from harness.engines import Browsers, EngineBroken, EngineTimeouts, Overrides
+from harness.engines.base import LaunchedBrowser, ProbeSpec, Session, harness_failure, one_line
 from harness.expect import mismatches
 from harness.frontend import PAGE
 from harness.recorder import PROBE_PARAM
 from harness.results import (
     Attempt,
-    ClaimVerdict,
+    BrowserInfo,
     Environment,
     PageResult,
     Result,
-    RunResults,
-    ScenarioFailure,
-    ScenarioInfo,
 )
 from harness.scenario import (
     BROWSERS,
@@ -34,20 +29,41 @@ from harness.scenario import (
     Cookie,
     Request,
     Scenario,
-    load_scenario,
-    scenario_files,
 )
 from harness.servers import AppFactory, Origins, scenario_servers
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
-    from pathlib import Path
+    from collections.abc import Iterable
     from types import TracebackType
 
     from harness.recorder import Evidence
 
 DEFAULT_TIMEOUT_S = 10.0
-PACKAGES = ("starlette", "fastapi", "uvicorn", "playwright", "selenium", "pydantic")
+PACKAGES = (
+    "starlette",
+    "fastapi",
+    "uvicorn",
+    "httptools",
+    "playwright",
+    "selenium",
+    "pydantic",
+)
+
+
+def package_environment(browsers: list[BrowserInfo]) -> Environment:
+    """Python, the platform and the versions of what decides outcomes, with `browsers`."""
+    packages = {}
+    for name in PACKAGES:
+        try:
+            packages[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            packages[name] = "not installed"
+    return Environment(
+        python=platform.python_version(),
+        platform=platform.platform(),
+        packages=packages,
+        browsers=browsers,
+    )
 
 
 def cookie_groups(scenario: Scenario) -> list[list[Request]]:
@@ -158,8 +174,9 @@ class Harness:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         *,
         headless: bool = True,
+        engine_timeouts: EngineTimeouts | None = None,
     ) -> None:
-        self.browsers = Browsers(browsers, overrides, headless=headless)
+        self.browsers = Browsers(browsers, overrides, headless=headless, timeouts=engine_timeouts)
         self.timeout_ms = int(timeout_s * 1000)
 
     def __enter__(self) -> Harness:
@@ -175,38 +192,37 @@ class Harness:
         self.browsers.__exit__(exc_type, exc, tb)
 
     def environment(self) -> Environment:
-        packages = {}
-        for name in PACKAGES:
-            try:
-                packages[name] = importlib.metadata.version(name)
-            except importlib.metadata.PackageNotFoundError:
-                packages[name] = "not installed"
-        return Environment(
-            python=platform.python_version(),
-            platform=platform.platform(),
-            packages=packages,
-            browsers=self.browsers.infos(),
-        )
+        return package_environment(self.browsers.infos())
 
     def run_scenario(self, scenario: Scenario, app: AppFactory | None = None) -> list[Result]:
         """Every cell of `scenario`; `app` serves a user's own ASGI app instead of the fixture."""
         results: list[Result] = []
         with scenario_servers(scenario, app) as (origins, recorder):
             for name in scenario.browsers:
-                browser = self.browsers.launched.get(name)
-                reason = self.browsers.failures.get(name, f"{name} was not launched in this run")
+                browser = self.browsers.get(name)
+                # Why this browser's cells are errors, once they are.
+                broken: str | None = None
+                if browser is None:
+                    broken = self.browsers.failures.get(
+                        name, f"{name} was not launched in this run"
+                    )
                 pages: dict[str, PageResult] = {}
                 specs: dict[str, ProbeSpec] = {}
                 attempts: dict[str, list[Attempt]] = {}
                 for group in cookie_groups(scenario):
                     group_specs = {r.name: self._spec(scenario, r, name, origins) for r in group}
                     specs.update(group_specs)
-                    if browser is None:
-                        found = harness_failure(list(group_specs.values()), reason)
-                    else:
-                        found = self._run_group(
-                            browser, group, group_specs, origins, recorder, attempts
-                        )
+                    if browser is not None and broken is None:
+                        try:
+                            found = self._run_group(
+                                browser, group, group_specs, origins, recorder, attempts
+                            )
+                        except EngineBroken as exc:
+                            # It owed this scenario's other cells too; the next one relaunches it.
+                            broken = str(exc)
+                            self.browsers.discard(name)
+                    if broken is not None:
+                        found = harness_failure(list(group_specs.values()), broken)
                     pages.update({r.name: p for r, p in zip(group, found, strict=True)})
                 for request in scenario.requests:
                     result = self._result(
@@ -271,8 +287,12 @@ class Harness:
                     repeated = _Repeats(session, page_url, specs, recorder, batch)
                     found.update(repeated.run(attempts))
                 return [found[r.name] for r in group]
+        except EngineBroken:
+            raise
         except Exception as exc:  # any failure of the browser is the harness's, not a block
-            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+            reason = one_line(exc)
+            if not isinstance(exc, HarnessError):  # its messages are written to stand alone
+                reason = f"{type(exc).__name__}: {reason}"
             return harness_failure(list(specs.values()), reason)
 
     def _result(
@@ -317,51 +337,3 @@ class Harness:
                 result.mismatches = mismatches(facts, result, request.read_headers)
                 result.expectation_met = not result.mismatches
         return result
-
-
-def run_paths(
-    paths: Iterable[str | Path],
-    browsers: Iterable[Browser] | None = None,
-    overrides: Overrides | None = None,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    on_scenario: Callable[[Scenario, list[Result]], None] | None = None,
-) -> RunResults:
-    """Load every scenario under `paths` and run it; a bad file is listed, the rest still run."""
-    started = time.monotonic()
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    scenarios: list[tuple[Scenario, str]] = []
-    failures: list[ScenarioFailure] = []
-    for path in scenario_files(paths):
-        try:
-            scenarios.append((load_scenario(path), str(path)))
-        except ScenarioError as exc:
-            failures.append(ScenarioFailure(path=str(path), message=str(exc)))
-    wanted = list(browsers) if browsers is not None else list(BROWSERS)
-    needed = [b for b in wanted if any(b in s.browsers for s, _ in scenarios)]
-    results: list[Result] = []
-    claims: list[ClaimVerdict] = []
-    infos: list[ScenarioInfo] = []
-    with Harness(needed, overrides, timeout_s) as harness:
-        for scenario, source in scenarios:
-            selected = [b for b in scenario.browsers if b in wanted]
-            if not selected:
-                continue
-            ran = scenario.model_copy(update={"browsers": selected})
-            found = harness.run_scenario(ran)
-            results.extend(found)
-            claims.extend(claim_verdicts(ran, found))
-            infos.append(
-                ScenarioInfo(name=scenario.name, path=source, description=scenario.description)
-            )
-            if on_scenario is not None:
-                on_scenario(scenario, found)
-        environment = harness.environment()
-    return RunResults(
-        started_at=started_at,
-        wall_seconds=round(time.monotonic() - started, 3),
-        environment=environment,
-        scenario_errors=failures,
-        scenarios=infos,
-        results=results,
-        claims=claims,
-    )

@@ -79,6 +79,7 @@ def backend_layers(
 # Builds the backend once the origins, with their run-time ports, are known.
 AppFactory: TypeAlias = "Callable[[Origins], ASGIApp]"
 
+
 @contextmanager
 def scenario_servers(
     scenario: Scenario, app: AppFactory | None = None
@@ -102,9 +103,7 @@ def scenario_servers(
             )
             deferred = Deferred()
             evidence = recorder = Recorder(deferred)
-            (backend_port,) = stack.enter_context(
-                serve(recorder, name=f"{scenario.name}-backend")
-            )
+            (backend_port,) = stack.enter_context(serve(recorder, name=f"{scenario.name}-backend"))
         origins = Origins(
             backend=f"http://{scenario.backend.host}:{backend_port}",
             frontends={

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
     from harness.results import Result
     from harness.runner import Harness
-    from harness.servers import Origins
     from harness.scenario import Browser
+    from harness.servers import Origins
 
 Observations = dict[tuple[str, str], "Result"]
 

@@ -439,3 +439,30 @@ def test_classification_feeds_mismatches() -> None:
         "outcome: expected allowed, observed blocked-preflight",
         "cookie_sent: expected true, observed false",
     ]
+
+
+def test_a_head_the_server_could_not_write_is_an_error_not_a_block() -> None:
+    unsent = preflight()
+    unsent.send_error = "RuntimeError: Invalid HTTP header value."
+    found = classify(rejected(), [unsent], [])
+    assert found.outcome == "error"
+    assert found.error == (
+        "the server could not send its OPTIONS response: RuntimeError: Invalid HTTP header value."
+    )
+    # The preflight did reach the server: that fact stays true.
+    assert found.preflight_sent
+
+
+def test_missing_evidence_is_an_error_even_when_the_page_got_an_answer() -> None:
+    reason = "the scenario's servers exited: exit status -9"
+    found = classify(received(), [], [], reason)
+    assert (found.outcome, found.error) == ("error", reason)
+
+
+def test_both_reasons_when_the_fetch_and_the_servers_failed() -> None:
+    page = PageResult(probe=PROBE, received=False, harness_error="no answer within 2000 ms")
+    found = classify(page, [], [], "the scenario's servers did not answer 'for_probe' within 8 s")
+    assert found.outcome == "error"
+    assert found.error == (
+        "no answer within 2000 ms; the scenario's servers did not answer 'for_probe' within 8 s"
+    )

@@ -113,3 +113,74 @@ def test_doctor_explains_a_missing_browser_and_the_fix() -> None:
     assert (
         "chromium: unavailable: chromium: override executable '/nonexistent/chrome'" in done.stdout
     )
+
+
+BAD_OPTIONS = [
+    (["--timeout", "0"], "argument --timeout: '0': give more than 0 and at most 120 seconds"),
+    (["--timeout", "-5"], "argument --timeout: '-5': give more than 0 and at most 120 seconds"),
+    (["--timeout", "nan"], "argument --timeout: 'nan': give more than 0 and at most 120 seconds"),
+    (["--timeout", "soon"], "argument --timeout: 'soon' is not a number of seconds"),
+    (
+        ["--out", "pyproject.toml"],
+        "argument --out: pyproject.toml is not a directory; "
+        "give a directory for results.json and results.md",
+    ),
+    (
+        ["--out", "/dev/null/reports"],
+        "argument --out: /dev/null is not a directory; "
+        "give a directory for results.json and results.md",
+    ),
+    (
+        ["--browser", "chrome"],
+        "argument --browser: unknown browser 'chrome'; choose from chromium, firefox, webkit",
+    ),
+    (
+        ["--executable", "chromium="],
+        "argument --executable: 'chromium=': write BROWSER=VALUE, e.g. chromium=/usr/bin/chromium",
+    ),
+    (
+        ["--executable", "chromium=/nonexistent/chrome"],
+        "--executable chromium=/nonexistent/chrome: no such file",
+    ),
+    (
+        ["--channel", "chromium=chrome", "--channel", "chromium=msedge"],
+        "--channel is given twice for chromium",
+    ),
+]
+
+
+@pytest.mark.parametrize(("options", "message"), BAD_OPTIONS)
+def test_bad_run_option_is_one_line_before_anything_starts(
+    options: list[str], message: str
+) -> None:
+    done = cors_harness("run", "scenarios", *options)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"cors-harness: error: {message}\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["run"], ["frobnicate"], ["run", "scenarios", "--bogus"], ["schema", "everything"]],
+)
+def test_usage_errors_are_one_line_without_the_usage_block(args: list[str]) -> None:
+    done = cors_harness(*args)
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith("cors-harness: error: ")
+
+
+def test_findings_refuses_a_device_without_reading_it() -> None:
+    done = cors_harness("findings", "/dev/zero")
+    assert done.returncode == 2
+    assert (
+        done.stderr == "cors-harness: error: argument RESULTS_JSON: /dev/zero: not a regular file\n"
+    )
+
+
+def test_run_on_a_directory_without_scenarios_exits_2(tmp_path: Path) -> None:
+    done = cors_harness("run", tmp_path, "--out", tmp_path / "out")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"{tmp_path}: no scenario files (*.yaml, *.yml) in this directory"
+    ]
+    assert not (tmp_path / "out").exists()

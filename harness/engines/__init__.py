@@ -1,16 +1,19 @@
-"""Which engine drives each browser here, and launching each once for a run.
+"""Which engine drives each browser here, and launching each for a run.
 
 Order of choice, per browser: an explicit override (option or environment variable); Playwright's
 bundled build when it is installed; the distribution's browser, driven the way that works for it
 (Chromium through Playwright, stock Firefox through Playwright's WebDriver BiDi channel, WebKitGTK's
 MiniBrowser through WebKitWebDriver and Selenium under Xvfb).
+
+Every call into a browser, its driver or Xvfb is bounded (`EngineTimeouts`); a browser that does
+not answer in time, or dies, is killed and launched again before the next scenario.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -19,14 +22,17 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Playwright, sync_playwright
 
 from harness._exceptions import EngineUnavailable, FixtureError, HarnessError
+from harness.engines._watchdog import children, deadline, kill, playwright_drivers
+from harness.engines.base import EngineBroken, one_line
 from harness.engines.playwright import PlaywrightBrowser
+from harness.engines.timeouts import EngineTimeouts
 from harness.engines.webdriver import WebKitGTKBrowser
 from harness.results import BrowserInfo
 from harness.scenario import BROWSERS, Browser
 from harness.xvfb import virtual_display
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
     from types import TracebackType
 
     from harness.engines.base import LaunchedBrowser
@@ -141,10 +147,12 @@ def plan_engine(playwright: Playwright, browser: Browser, overrides: Overrides) 
 
 
 class Browsers:
-    """Launches each requested browser once and owns them, with Playwright and Xvfb, until exit.
+    """Launches each requested browser and owns it, with Playwright and Xvfb, until exit.
 
     A browser that cannot be launched is kept in `failures` with the reason, so a run can report
-    its cells as errors while the other browsers go on.
+    its cells as errors while the other browsers go on. One that breaks during the run (it or its
+    driver stopped answering, or is gone) is closed at once by `discard` and launched again by
+    the next `get`; if that launch fails, its reason is in `failures` for the rest of the run.
     """
 
     def __init__(
@@ -153,23 +161,29 @@ class Browsers:
         overrides: Overrides | None = None,
         *,
         headless: bool = True,
+        timeouts: EngineTimeouts | None = None,
     ) -> None:
         self.names = list(dict.fromkeys(names))
         self.headless = headless
         self.overrides = Overrides.from_env().merged(overrides or Overrides())
+        self.timeouts = timeouts or EngineTimeouts.from_env()
         self.launched: dict[Browser, LaunchedBrowser] = {}
         self.failures: dict[Browser, str] = {}
+        self._infos: dict[Browser, BrowserInfo] = {}
+        self._plans: dict[Browser, EnginePlan] = {}
+        # Per browser, what its launch started (browser, driver, Xvfb), closed when it breaks.
+        self._owned: dict[Browser, ExitStack] = {}
+        self._relaunch: set[Browser] = set()
+        self._playwright: Playwright | None = None
+        self._drivers: set[int] = set()
         self._stack = ExitStack()
 
     def __enter__(self) -> Browsers:
         with ExitStack() as stack:
-            playwright = stack.enter_context(sync_playwright())
+            self._playwright = stack.enter_context(self._playwright_driver())
+            stack.callback(self._close_all)
             for name in self.names:
-                try:
-                    plan = plan_engine(playwright, name, self.overrides)
-                    self.launched[name] = self._launch(stack, playwright, plan)
-                except (HarnessError, PlaywrightError) as exc:
-                    self.failures[name] = _one_line(exc)
+                self._start(name)
             self._stack = stack.pop_all()
         return self
 
@@ -181,49 +195,121 @@ class Browsers:
     ) -> None:
         self._stack.close()
 
+    def get(self, name: Browser) -> LaunchedBrowser | None:
+        """`name`, launched again first if it broke; None when it cannot be launched."""
+        if name in self._relaunch:
+            self._relaunch.discard(name)
+            self._start(name)
+        return self.launched.get(name)
+
+    def discard(self, name: Browser) -> None:
+        """Close a browser that broke, killing what does not close in time; `get` relaunches it."""
+        self.launched.pop(name, None)
+        owned = self._owned.pop(name, None)
+        if owned is not None:
+            owned.close()
+        self._relaunch.add(name)
+
     def infos(self) -> list[BrowserInfo]:
-        return [b.info for b in self.launched.values()]
+        """Each browser as last launched, also one that broke afterwards."""
+        return list(self._infos.values())
+
+    def _start(self, name: Browser) -> None:
+        assert self._playwright is not None
+        with ExitStack() as owned:
+            try:
+                plan = self._plans.get(name) or plan_engine(self._playwright, name, self.overrides)
+                self._plans[name] = plan
+                launched = self._launch(owned, self._playwright, plan)
+            except (HarnessError, PlaywrightError) as exc:
+                self.failures[name] = one_line(exc)
+                return
+            self._owned[name] = owned.pop_all()
+        self.failures.pop(name, None)
+        self.launched[name] = launched
+        self._infos[name] = launched.info
+
+    def _close_all(self) -> None:
+        while self._owned:
+            _, owned = self._owned.popitem()
+            owned.close()
+        self.launched.clear()
+
+    @contextmanager
+    def _playwright_driver(self) -> Iterator[Playwright]:
+        """sync_playwright, its start and stop bounded by killing its driver process."""
+        before = playwright_drivers()
+        manager = sync_playwright()
+
+        def kill_new() -> None:
+            for pid in playwright_drivers() - before:
+                kill(pid)
+
+        with deadline("start Playwright", self.timeouts.launch_s, [kill_new], 0):
+            playwright = manager.__enter__()
+        self._drivers = playwright_drivers() - before
+        try:
+            yield playwright
+        finally:
+            with (
+                suppress(EngineBroken),
+                deadline("stop Playwright", self.timeouts.close_s, [self._kill_drivers], 0),
+            ):
+                manager.__exit__(None, None, None)
+
+    def _kill_drivers(self) -> None:
+        for pid in self._drivers:
+            kill(pid)
 
     def _launch(
-        self, stack: ExitStack, playwright: Playwright, plan: EnginePlan
+        self, owned: ExitStack, playwright: Playwright, plan: EnginePlan
     ) -> LaunchedBrowser:
+        timeouts = self.timeouts
         if plan.engine == "webdriver":
             assert plan.executable is not None
             assert plan.driver is not None
-            display = os.environ.get("DISPLAY") or stack.enter_context(virtual_display())
-            webkit = WebKitGTKBrowser(plan.executable, plan.driver, display)
-            stack.callback(webkit.close)
+            display = os.environ.get("DISPLAY") or owned.enter_context(
+                virtual_display(timeouts.launch_s, timeouts.close_s)
+            )
+            webkit = WebKitGTKBrowser(plan.executable, plan.driver, display, timeouts)
+            owned.callback(webkit.close)
             return webkit
         browser_type = getattr(playwright, plan.browser)
-        kwargs: dict[str, object] = {"headless": self.headless}
+        kwargs: dict[str, object] = {"headless": self.headless, "timeout": timeouts.launch_s * 1000}
         if plan.engine != "playwright-bundled" and plan.executable is not None:
             kwargs["executable_path"] = plan.executable
         if plan.channel is not None:
             kwargs["channel"] = plan.channel
         if plan.browser == "chromium":
             kwargs["args"] = CHROMIUM_ARGS
+        what = f"{plan.browser}: launch via {plan.engine} ({plan.executable or plan.channel})"
+        before = children(self._drivers)
         try:
-            browser = browser_type.launch(**kwargs)
+            # Playwright's own launch timeout covers the browser; the deadline, a hung driver.
+            with deadline(what, timeouts.launch_s + timeouts.close_s, [self._kill_drivers], 0):
+                browser = browser_type.launch(**kwargs)
         except PlaywrightError as exc:
-            raise FixtureError(
-                f"{plan.browser}: launch via {plan.engine} "
-                f"({plan.executable or plan.channel}) failed: "
-                f"{_one_line(exc)}"
-            ) from exc
-        stack.callback(browser.close)
+            raise FixtureError(f"{what} failed: {one_line(exc)}") from exc
+        # Playwright starts each browser under its driver, leading a process group of its own.
+        started = children(self._drivers) - before
+        pid = started.pop() if len(started) == 1 else None
         info = BrowserInfo(
             name=plan.browser,
             version=browser.version,
             engine=plan.engine,
             executable=plan.executable or plan.channel,
         )
-        return PlaywrightBrowser(browser, info)
+        launched = PlaywrightBrowser(browser, info, timeouts, pid, frozenset(self._drivers))
+        owned.callback(launched.close)
+        return launched
 
 
-def _one_line(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
-
-
-__all__ = ["FIX", "Browsers", "EnginePlan", "Overrides", "plan_engine"]
+__all__ = [
+    "FIX",
+    "Browsers",
+    "EngineBroken",
+    "EnginePlan",
+    "EngineTimeouts",
+    "Overrides",
+    "plan_engine",
+]
