@@ -262,7 +262,7 @@ class Repeat(_Model):
     """The same fetch() to the same URL, `times` in all, `interval` seconds apart (cache tests)."""
 
     times: int = Field(ge=2, le=30)
-    interval: float = Field(gt=0, le=10)
+    interval: float = Field(gt=0, le=10, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _short(self) -> Repeat:
@@ -290,7 +290,11 @@ class Request(_Model):
     cookies: list[Cookie] = []
     read_headers: list[Token] = []
     timeout: float | None = Field(
-        None, gt=0, le=MAX_TIMEOUT_S, description="Seconds; default: the run's."
+        None,
+        gt=0,
+        le=MAX_TIMEOUT_S,
+        allow_inf_nan=False,
+        description="Seconds; default: the run's.",
     )
     repeat: Repeat | None = None
     expect: Annotated[Expectation | None, BeforeValidator(_outcome_shorthand)] = None
