@@ -11,10 +11,10 @@ import statistics
 import time
 from pathlib import Path
 
-from harness.frontend import PAGE
-from harness.runner import Harness
-from harness.scenario import BROWSERS, load_scenario
-from harness.servers import scenario_servers
+from cors_harness.frontend import PAGE
+from cors_harness.runner import Harness
+from cors_harness.scenario import BROWSERS, load_scenario
+from cors_harness.servers import scenario_servers
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "seed_article.yaml"
 

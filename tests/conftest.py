@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from harness.runner import Harness
+    from cors_harness.runner import Harness
 
 pytest_plugins = ["pytester"]
 

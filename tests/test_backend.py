@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.scenario import parse_scenario
-from harness.servers import Origins, scenario_servers
+from cors_harness.scenario import parse_scenario
+from cors_harness.servers import Origins, scenario_servers
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from harness.recorder import Evidence
+    from cors_harness.recorder import Evidence
 
 SCENARIO = """\
 backend:

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from harness._exceptions import ScenarioError
-from harness.claims import claim_verdicts
-from harness.findings import findings
-from harness.results import Environment, Exchange, Result, RunResults
-from harness.scenario import parse_scenario
+from cors_harness._exceptions import ScenarioError
+from cors_harness.claims import claim_verdicts
+from cors_harness.findings import findings
+from cors_harness.results import Environment, Exchange, Result, RunResults
+from cors_harness.scenario import parse_scenario
 
 SCENARIO = """\
 backend:

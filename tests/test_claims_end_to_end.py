@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.claims import claim_verdicts
-from harness.scenario import BROWSERS, Browser, load_scenario
+from cors_harness.claims import claim_verdicts
+from cors_harness.scenario import BROWSERS, Browser, load_scenario
 
 if TYPE_CHECKING:
-    from harness.results import ClaimVerdict, Result
-    from harness.runner import Harness
+    from cors_harness.results import ClaimVerdict, Result
+    from cors_harness.runner import Harness
 
 SCENARIO = Path(__file__).parent / "scenarios" / "claims.yaml"
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from harness.classify import classify
-from harness.expect import mismatches
-from harness.results import Exchange, PageResult, Result
-from harness.scenario import Facts, Outcome
+from cors_harness.classify import classify
+from cors_harness.expect import mismatches
+from cors_harness.results import Exchange, PageResult, Result
+from cors_harness.scenario import Facts, Outcome
 
 ORIGIN = "http://app.localhost:41231"
 BACKEND = "localhost:41230"

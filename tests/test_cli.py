@@ -24,7 +24,7 @@ requests:
 
 def cors_harness(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *map(str, args)],
+        [sys.executable, "-m", "cors_harness.cli", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=ROOT,

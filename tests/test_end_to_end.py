@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.results import Result
-from harness.scenario import BROWSERS, Browser, load_scenario
+from cors_harness.results import Result
+from cors_harness.scenario import BROWSERS, Browser, load_scenario
 
 if TYPE_CHECKING:
-    from harness.runner import Harness
+    from cors_harness.runner import Harness
 
 TESTS = Path(__file__).parent
 

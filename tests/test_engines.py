@@ -19,21 +19,21 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from harness._exceptions import FixtureError, HarnessError
-from harness.engines import EngineTimeouts
-from harness.engines._watchdog import alive, children, deadline
-from harness.engines.base import STUCK, EngineBroken, ProbeSpec, page_results
-from harness.runner import Harness
-from harness.scenario import Browser, Scenario
-from harness.xvfb import virtual_display
+from cors_harness._exceptions import FixtureError, HarnessError
+from cors_harness.engines import EngineTimeouts
+from cors_harness.engines._watchdog import alive, children, deadline
+from cors_harness.engines.base import STUCK, EngineBroken, ProbeSpec, page_results
+from cors_harness.runner import Harness
+from cors_harness.scenario import Browser, Scenario
+from cors_harness.xvfb import virtual_display
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from starlette.requests import Request
 
-    from harness.results import Result
-    from harness.servers import Origins
+    from cors_harness.results import Result
+    from cors_harness.servers import Origins
 
 T = TypeVar("T")
 

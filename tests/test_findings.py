@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from harness._markdown import one_line
-from harness.findings import COMMAND, findings
-from harness.report import cell_text
+from cors_harness._markdown import one_line
+from cors_harness.findings import COMMAND, findings
+from cors_harness.report import cell_text
 from tests.test_report import (
     CLAIM,
     CLAIM_ID,

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
-from harness._markdown import inline, link, one_line
-from harness.report import cell_text, markdown, terminal
-from harness.results import (
+from cors_harness._markdown import inline, link, one_line
+from cors_harness.report import cell_text, markdown, terminal
+from cors_harness.results import (
     BrowserInfo,
     BrowserVerdict,
     ClaimVerdict,

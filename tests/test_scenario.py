@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from harness._exceptions import ScenarioError
-from harness.scenario import (
+from cors_harness._exceptions import ScenarioError
+from cors_harness.scenario import (
     Browser,
     Expectation,
     Facts,

@@ -9,8 +9,8 @@ import time
 import urllib.error
 import urllib.request
 
-from backend_fixtures.layers import RawAnswer, RawRouteSpec
-from harness.server_process import ServerProcess
+from cors_harness._backend.layers import RawAnswer, RawRouteSpec
+from cors_harness.server_process import ServerProcess
 
 
 def raw_get(port: int, target: str, origin: str) -> bytes:

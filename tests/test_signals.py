@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.processes import OWNER_VARIABLE
+from cors_harness.processes import OWNER_VARIABLE
 
 if TYPE_CHECKING:
     from collections.abc import Callable

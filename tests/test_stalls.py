@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.scenario import parse_scenario
+from cors_harness.scenario import parse_scenario
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from harness.runner import Harness
-    from harness.servers import Origins
+    from cors_harness.runner import Harness
+    from cors_harness.servers import Origins
 
 # Catastrophic backtracking on this origin: `(a+)+` tries every split of the 30 a's before the
 # missing `b` fails the match, and Python's re holds the interpreter all along.

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness._exceptions import HarnessError
-from harness.scenario import BROWSERS
+from cors_harness._exceptions import HarnessError
+from cors_harness.scenario import BROWSERS
 from tests.userapp.main import create_app
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from harness.userapp import Observations
+    from cors_harness.userapp import Observations
 
 REQUESTS = [
     {

@@ -1,0 +1,138 @@
+"""The standard backend: the routes every scenario can call, with the CORS settings it gives."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Literal
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from cors_harness._backend.layers import (
+    AddHeader,
+    LayerSpec,
+    RawRoutes,
+    RawRouteSpec,
+    RequireAuthorization,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+# Methods /anything accepts: the standard ones and two that CORSMiddleware's "*" does not cover.
+ANY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "PURGE", "REPORT"]
+
+
+class DeliberateFailure(RuntimeError):
+    """Raised by GET /error, never handled: the app answers 500 from Starlette's error layer."""
+
+
+def create_app(
+    cors: dict[str, Any] | None,
+    layers: Sequence[LayerSpec] = (),
+    routes: Sequence[RawRouteSpec] = (),
+) -> FastAPI:
+    """The standard app; `cors` is CORSMiddleware's keyword arguments, None for no middleware.
+
+    `layers` are listed from the outermost in, each outside or inside CORS; `routes` are answered
+    before any of them.
+    """
+    app = FastAPI(title="cors-harness backend", openapi_url=None, docs_url=None, redoc_url=None)
+    # add_middleware puts each new layer outside the ones before it: add from the innermost.
+    for layer in reversed([la for la in layers if la.placement == "inside-cors"]):
+        _add_layer(app, layer)
+    if cors is not None:
+        app.add_middleware(CORSMiddleware, **cors)
+    for layer in reversed([la for la in layers if la.placement == "outside-cors"]):
+        _add_layer(app, layer)
+    if routes:
+        app.add_middleware(RawRoutes, routes=list(routes))
+
+    @app.get("/")
+    async def read_root() -> dict[str, str]:
+        return {"message": "Hello, World!"}
+
+    @app.get("/items/")
+    async def list_items(response: Response) -> list[dict[str, Any]]:
+        response.headers["X-Total-Count"] = "2"
+        response.headers["X-Request-Id"] = "req-1"
+        return [{"id": 1}, {"id": 2}]
+
+    @app.post("/items/")
+    async def create_item(item: dict[str, Any]) -> dict[str, Any]:
+        return item
+
+    @app.put("/items/{item_id}")
+    async def replace_item(item_id: int, item: dict[str, Any]) -> dict[str, Any]:
+        return {"id": item_id, **item}
+
+    @app.patch("/items/{item_id}")
+    async def update_item(item_id: int, item: dict[str, Any]) -> dict[str, Any]:
+        return {"id": item_id, **item}
+
+    @app.delete("/items/{item_id}")
+    async def delete_item(item_id: int) -> dict[str, int]:
+        return {"deleted": item_id}
+
+    @app.post("/echo")
+    async def echo(request: Request) -> dict[str, Any]:
+        body = await request.body()
+        return {"content_type": request.headers.get("content-type"), "length": len(body)}
+
+    @app.get("/error")
+    async def error() -> None:
+        raise DeliberateFailure("unhandled exception raised on purpose by GET /error")
+
+    @app.get("/slow")
+    async def slow(request: Request, seconds: float = 1.0) -> dict[str, float]:
+        # Stops early when the page gives up, so no handler outlives the probe.
+        deadline = asyncio.get_running_loop().time() + min(seconds, 30.0)
+        while asyncio.get_running_loop().time() < deadline:
+            if await request.is_disconnected():
+                break
+            await asyncio.sleep(0.05)
+        return {"slept": seconds}
+
+    @app.get("/cookies/set")
+    async def set_cookie(
+        name: str,
+        value: str = "1",
+        samesite: Literal["lax", "strict", "none"] | None = None,
+        secure: bool = False,
+        httponly: bool = True,
+    ) -> Response:
+        response = JSONResponse({"set": name})
+        # Starlette always writes a SameSite attribute; None here means "leave it out" so the
+        # browser's own default applies, which Starlette cannot express.
+        header = f"{name}={value}; Path=/"
+        if samesite is not None:
+            header += f"; SameSite={samesite.capitalize()}"
+        if secure:
+            header += "; Secure"
+        if httponly:
+            header += "; HttpOnly"
+        response.headers.append("Set-Cookie", header)
+        return response
+
+    @app.get("/cookies/")
+    async def read_cookies(request: Request) -> dict[str, list[str]]:
+        return {"names": sorted(request.cookies)}
+
+    @app.api_route("/anything", methods=ANY_METHODS)
+    async def anything(request: Request) -> dict[str, str]:
+        return {"method": request.method}
+
+    @app.api_route("/redirect", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def redirect(request: Request, to: str = "/", status: int = 307) -> Response:
+        query = request.url.query
+        return RedirectResponse(f"{to}?{query}" if query else to, status_code=status)
+
+    return app
+
+
+def _add_layer(app: FastAPI, layer: LayerSpec) -> None:
+    if layer.kind == "auth-401":
+        app.add_middleware(RequireAuthorization)
+    else:
+        app.add_middleware(AddHeader, header=layer.header, value=layer.value)

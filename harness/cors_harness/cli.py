@@ -1,0 +1,347 @@
+"""`cors-harness run | doctor | schema`: a thin layer over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from playwright.sync_api import sync_playwright
+
+from cors_harness._exceptions import HarnessError, ScenarioError
+from cors_harness.engines import FIX, Browsers, EnginePlan, EngineTimeouts, Overrides, plan_engine
+from cors_harness.engines.timeouts import env_name
+from cors_harness.findings import findings
+from cors_harness.interrupt import Interrupted, stop_on_signals
+from cors_harness.processes import OWNER_VARIABLE, stop_marked
+from cors_harness.report import summary, terminal, write_reports
+from cors_harness.results import Result, RunResults
+from cors_harness.run import RunCollector, run_paths
+from cors_harness.runner import DEFAULT_TIMEOUT_S
+from cors_harness.scenario import (
+    BROWSERS,
+    MAX_TIMEOUT_S,
+    Browser,
+    Scenario,
+    scenario_json_schema,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+EXIT_OK, EXIT_UNMET, EXIT_USAGE = 0, 1, 2
+# After a signal: how long the run may take to unwind, then how long once its processes are gone.
+INTERRUPT_GRACE_S = 5.0
+OVERDUE_EXIT_S = 3.0
+
+
+def _browser(value: str) -> Browser:
+    if value not in BROWSERS:
+        raise argparse.ArgumentTypeError(
+            f"unknown browser {value!r}; choose from " + ", ".join(BROWSERS)
+        )
+    return value
+
+
+def _pair(value: str) -> tuple[Browser, str]:
+    browser, sep, rest = value.partition("=")
+    if not sep or not browser or not rest.strip():
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: write BROWSER=VALUE, e.g. chromium=/usr/bin/chromium"
+        )
+    return _browser(browser), rest
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    # Written so that NaN fails too.
+    if not 0 < seconds <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give more than 0 and at most {MAX_TIMEOUT_S:g} seconds"
+        )
+    return seconds
+
+
+def _out_dir(value: str) -> Path:
+    """A directory that exists and is writable, or can be made in the nearest one that does."""
+    path = Path(value)
+    for ancestor in (path, *path.parents):
+        if ancestor.is_symlink() and not ancestor.exists():
+            raise argparse.ArgumentTypeError(f"{ancestor} is a broken symlink")
+        if not ancestor.exists():
+            continue
+        if not ancestor.is_dir():
+            raise argparse.ArgumentTypeError(
+                f"{ancestor} is not a directory; give a directory for results.json and results.md"
+            )
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise argparse.ArgumentTypeError(f"cannot write in {ancestor}: permission denied")
+        break
+    return path
+
+
+def _results_file(value: str) -> Path:
+    path = Path(value)
+    # A FIFO or a device would block the read or never end it.
+    if path.exists() and not path.is_file():
+        raise argparse.ArgumentTypeError(f"{value}: not a regular file")
+    return path
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, `cors-harness: error: ...`, exit status 2; no usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        # One line, even if a value quoted in the message holds a line break.
+        self.exit(EXIT_USAGE, f"cors-harness: error: {' '.join(message.split())}\n")
+
+
+def _check_overrides(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    for option in ("executable", "channel"):
+        given = [browser for browser, _ in getattr(args, option) or []]
+        for browser in dict.fromkeys(b for b in given if given.count(b) > 1):
+            parser.error(f"--{option} is given twice for {browser}")
+    if args.command != "run":
+        # doctor's job is to explain a missing executable; run's is to fail before it starts.
+        return
+    for browser, executable in args.executable or []:
+        if not Path(executable).is_file():
+            parser.error(f"--executable {browser}={executable}: no such file")
+
+
+def _overrides(args: argparse.Namespace) -> Overrides:
+    return Overrides(dict(args.executable or []), dict(args.channel or []))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cors-harness", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def browser_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--browser",
+            action="append",
+            type=_browser,
+            metavar="NAME",
+            help="chromium, firefox or webkit; repeat for several (default: all)",
+        )
+        sub.add_argument(
+            "--executable",
+            action="append",
+            type=_pair,
+            metavar="BROWSER=PATH",
+            help="use this executable (env: CORS_HARNESS_<BROWSER>_EXECUTABLE)",
+        )
+        sub.add_argument(
+            "--channel",
+            action="append",
+            type=_pair,
+            metavar="BROWSER=CHANNEL",
+            help="Playwright channel, e.g. chromium=chrome (env: CORS_HARNESS_<BROWSER>_CHANNEL)",
+        )
+
+    run = commands.add_parser("run", help="run scenario files or directories")
+    run.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    run.add_argument(
+        "--out",
+        type=_out_dir,
+        default="reports",
+        help="where results.json and results.md go (default: reports/)",
+    )
+    run.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT_S,
+        help="seconds a single fetch() may take (default: %(default)s)",
+    )
+    browser_options(run)
+
+    doctor = commands.add_parser("doctor", help="say how each browser would be driven here")
+    doctor.add_argument(
+        "--require-all",
+        action="store_true",
+        help="exit 1 unless every selected browser can be launched",
+    )
+    doctor.add_argument(
+        "--missing",
+        action="store_true",
+        help="only print the browsers with no engine here, launching nothing",
+    )
+    browser_options(doctor)
+
+    found = commands.add_parser(
+        "findings", help="print FINDINGS.md (Markdown) from a run's results.json"
+    )
+    found.add_argument("results", type=_results_file, metavar="RESULTS_JSON")
+
+    schema = commands.add_parser("schema", help="print a JSON Schema")
+    schema.add_argument("which", choices=["scenario", "results"])
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    def progress(scenario: Scenario, results: list[Result]) -> None:
+        print(f"  ran {scenario.name}: {len(results)} cells", file=sys.stderr)
+
+    collector = RunCollector()
+    once = threading.Lock()
+
+    def report_interrupted(interrupted: Interrupted) -> int:
+        # Either the unwinding main thread or the watchdog gets here, and only one writes.
+        if once.acquire(blocking=False):
+            run = collector.results(interrupted=interrupted.name)
+            json_path, md_path = write_reports(run, args.out)
+            print(
+                f"cors-harness: {interrupted} after {len(run.results)} cells; "
+                f"wrote {json_path} and {md_path}",
+                file=sys.stderr,
+                flush=True,
+            )
+        return interrupted.exit_status
+
+    def overdue(interrupted: Interrupted) -> None:
+        # The run did not unwind in time: stop its processes, so every call blocked on them
+        # fails at once; if even that does not end it, report and leave.
+        token = os.environ.get(OWNER_VARIABLE)
+        if token is not None:
+            stop_marked(token)
+        time.sleep(OVERDUE_EXIT_S)
+        if not signals.finished:
+            os._exit(report_interrupted(interrupted))
+
+    with stop_on_signals(INTERRUPT_GRACE_S, overdue) as signals:
+        try:
+            run = run_paths(
+                args.paths,
+                args.browser,
+                _overrides(args),
+                args.timeout,
+                progress,
+                collector=collector,
+                signals=signals,
+            )
+        except ScenarioError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_USAGE
+        except HarnessError as exc:  # a bad setting (e.g. a timeout variable), before any cell
+            if signals.interrupted is not None:
+                return report_interrupted(signals.interrupted)
+            print(f"cors-harness: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except BaseException:
+            # Whatever the signal broke on its way out (a browser call, a driver) is part of
+            # the interruption, not a failure of its own.
+            if signals.interrupted is None:
+                raise
+            return report_interrupted(signals.interrupted)
+    json_path, md_path = write_reports(run, args.out)
+    print(terminal(run))
+    print(summary(run))
+    print(f"wrote {json_path} and {md_path}")
+    return exit_status(run)
+
+
+def exit_status(run: RunResults) -> int:
+    if run.scenario_errors:
+        return EXIT_USAGE
+    if run.unmet() or run.errors():
+        return EXIT_UNMET
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    names: list[Browser] = args.browser or list(BROWSERS)
+    overrides = Overrides.from_env().merged(_overrides(args))
+    with sync_playwright() as playwright:
+        plans: dict[Browser, EnginePlan | HarnessError] = {}
+        for name in names:
+            try:
+                plans[name] = plan_engine(playwright, name, overrides)
+            except HarnessError as exc:
+                plans[name] = exc
+    if args.missing:
+        print(" ".join(n for n in names if isinstance(plans[n], Exception)))
+        return EXIT_OK
+    try:
+        timeouts = EngineTimeouts.from_env()
+    except HarnessError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    # On stderr: stdout has one line per browser.
+    print(
+        f"timeouts: {timeouts} (change with CORS_HARNESS_<NAME>_TIMEOUT=SECONDS, "
+        f"e.g. {env_name('launch_s')}=60)",
+        file=sys.stderr,
+    )
+    failed = 0
+    usable = [n for n in names if not isinstance(plans[n], Exception)]
+    with Browsers(usable, overrides, timeouts=timeouts) as browsers:
+        for name in names:
+            plan = plans[name]
+            launched = browsers.launched.get(name)
+            if launched is not None:
+                info = launched.info
+                print(f"{name}: ok: {info.engine}, {info.executable}, version {info.version}")
+                continue
+            failed += 1
+            if isinstance(plan, Exception):
+                print(f"{name}: unavailable: {plan}")
+            else:
+                print(
+                    f"{name}: cannot launch via {plan.engine} ({plan.executable}): "
+                    f"{browsers.failures.get(name)}; fix: {FIX[name]}"
+                )
+    return EXIT_UNMET if failed and args.require_all else EXIT_OK
+
+
+def cmd_findings(args: argparse.Namespace) -> int:
+    try:
+        run = RunResults.model_validate_json(args.results.read_text(encoding="utf-8"))
+    except OSError as exc:
+        print(f"{args.results}: cannot read: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:
+        first = str(exc).splitlines()[0]
+        print(f"{args.results}: not a cors-harness results.json: {first}", file=sys.stderr)
+        return EXIT_USAGE
+    print(findings(run))
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    schema = scenario_json_schema() if args.which == "scenario" else RunResults.model_json_schema()
+    print(json.dumps(schema, indent=2))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command in {"run", "doctor"}:
+        _check_overrides(parser, args)
+    handler = {
+        "run": cmd_run,
+        "doctor": cmd_doctor,
+        "findings": cmd_findings,
+        "schema": cmd_schema,
+    }[args.command]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["main"]

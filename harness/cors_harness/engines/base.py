@@ -1,0 +1,97 @@
+"""What every engine offers the runner: a launched browser that opens isolated sessions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, TypedDict
+
+from cors_harness._exceptions import FixtureError
+from cors_harness.results import BrowserInfo, PageResult
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+
+# probe.js settles every fetch at its timeout_ms; a page that has not answered this much later is
+# stuck, and the engines race it against a timer that answers STUCK instead.
+SETTLE_MS = 1000
+STUCK = "cors-harness: page did not settle"
+
+
+class EngineBroken(FixtureError):
+    """A browser or its driver did not answer in time, or is gone: it must be launched again."""
+
+
+class ProbeSpec(TypedDict):
+    """One fetch() for probe.js; field names match its expectations."""
+
+    probe: str
+    url: str
+    method: str
+    headers: dict[str, str]
+    body: str | None
+    credentials: str
+    timeout_ms: int
+
+
+class Session(Protocol):
+    """A fresh browser context: its own cookies and cache, closed when the context exits."""
+
+    def visit(self, url: str) -> None:
+        """Top-level navigation, as a user would (cookie set-up)."""
+
+    def run_probes(self, page_url: str, specs: list[ProbeSpec]) -> list[PageResult]:
+        """Open `page_url` (once per origin) and run all specs concurrently from it.
+
+        A failed fetch or page is in the results; EngineBroken means the browser must go.
+        """
+
+
+class LaunchedBrowser(Protocol):
+    info: BrowserInfo
+
+    def session(self) -> AbstractContextManager[Session]: ...
+
+    def close(self) -> None:
+        """Close the browser within the close timeout, killing what is left; never raises."""
+
+
+def settle_ms(specs: list[ProbeSpec]) -> int:
+    """When a page running `specs` counts as stuck."""
+    return max(s["timeout_ms"] for s in specs) + SETTLE_MS
+
+
+def page_results(raw: object, specs: list[ProbeSpec]) -> list[PageResult]:
+    """Validate what probe.js returned; a malformed answer is a harness error, not 'blocked'."""
+    if raw == STUCK:
+        return harness_failure(specs, f"the page did not answer within {settle_ms(specs)} ms")
+    if not isinstance(raw, list) or len(raw) != len(specs):
+        return [
+            PageResult(
+                probe=s["probe"],
+                received=False,
+                harness_error=f"probe.js returned {raw!r}",
+                error=None,
+            )
+            for s in specs
+        ]
+    results = []
+    for spec, item in zip(specs, raw, strict=True):
+        result = PageResult.model_validate(item)
+        if result.timed_out:
+            result.harness_error = f"no answer within {spec['timeout_ms']} ms"
+        results.append(result)
+    return results
+
+
+def harness_failure(specs: list[ProbeSpec], reason: str) -> list[PageResult]:
+    return [
+        PageResult(probe=s["probe"], received=False, harness_error=reason, error=None)
+        for s in specs
+    ]
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an error's message, or its type when it has none."""
+    text = getattr(exc, "message", None) or getattr(exc, "msg", None) or str(exc)
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,45 @@
+"""A cell explained for a person: what was expected, what happened, and the wire evidence."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cors_harness.results import Exchange, Result
+
+
+def _exchange(exchange: Exchange) -> list[str]:
+    kind = "preflight" if exchange.preflight else "request"
+    lines = [f"  {kind}: {exchange.method} {exchange.path}?{exchange.query}"]
+    lines += [f"    > {name}: {value}" for name, value in exchange.request_headers]
+    lines.append(f"  response: {exchange.status if exchange.status is not None else 'none'}")
+    lines += [f"    < {name}: {value}" for name, value in exchange.response_headers]
+    if exchange.server_exception:
+        lines.append(f"    ! server raised {exchange.server_exception}")
+    return lines
+
+
+def explain(result: Result, problems: list[str], heading: str) -> str:
+    lines = [
+        f"{heading}: {result.scenario} :: {result.request} [{result.browser}]",
+        f"browser: {result.browser} {result.browser_version} ({result.engine})",
+        f"request: {result.method} {result.url} from {result.frontend_origin}, "
+        f"credentials {result.credentials}",
+        *(f"  {p}" for p in problems),
+        f"observed: {result.outcome}; preflight_sent={str(result.preflight_sent).lower()}, "
+        f"reached_server={str(result.reached_server).lower()}, "
+        f"cookie_sent={str(result.cookie_sent).lower()}, status={result.status}",
+    ]
+    if result.readable_headers:
+        lines.append("page could read: " + ", ".join(sorted(result.readable_headers)))
+    if result.error:
+        lines.append(f"browser error: {result.error}")
+    lines += [f"console: {message}" for message in result.console]
+    lines.append(
+        "evidence (as recorded on the server):"
+        if result.evidence
+        else "evidence: nothing reached the server"
+    )
+    for exchange in result.evidence:
+        lines += _exchange(exchange)
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""FINDINGS.md from a run's results: disagreements first, then each claim and each scenario."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cors_harness._markdown import inline, link
+from cors_harness.report import cell_text, claims_disagree, disagreeing_rows, rows_by_scenario
+
+if TYPE_CHECKING:
+    from cors_harness.results import ClaimVerdict, Result, RunResults
+
+ARTICLE = "fastapi-cors-article"
+ARTICLE_NOTE = "the reference FastAPI CORS article"
+COMMAND = "scripts/run && .venv/bin/cors-harness findings reports/results.json > FINDINGS.md"
+
+
+def findings(run: RunResults) -> str:
+    browsers: list[str] = [b.name for b in run.environment.browsers]
+    versions = ", ".join(
+        f"{inline(b.name)} {inline(b.version)} ({inline(b.engine)})"
+        for b in run.environment.browsers
+    )
+    packages = ", ".join(
+        f"{k} {inline(run.environment.packages[k])}"
+        for k in ("fastapi", "starlette", "uvicorn")
+        if k in run.environment.packages
+    )
+    counts = run.verdict_counts()
+    lines = [
+        "# What we found",
+        "",
+        f"Generated from a real run on {inline(run.started_at)} ({len(run.results)} cells in "
+        f"{run.wall_seconds:.0f} s) with {versions}; {packages}; Python "
+        f"{inline(run.environment.python)} on {inline(run.environment.platform)}. "
+        f"Nothing here is written by hand: regenerate with `{COMMAND}`.",
+        "",
+        f"{len(run.claims)} claims, per browser: {counts['holds']} hold, "
+        f"{counts['refuted']} refuted, {counts['inconclusive']} inconclusive. "
+        f"{len(run.errors())} cells were `error`.",
+        "",
+    ]
+    lines += _disagreements(run, browsers)
+    lines += _claims(run, browsers)
+    lines += _scenarios(run, browsers)
+    return "\n".join(lines)
+
+
+def _verdict_cells(claim: ClaimVerdict, browsers: list[str]) -> str:
+    return " | ".join(f"**{v}**" if (v := claim.verdict(b)) else "not run" for b in browsers)
+
+
+def _source(source: str) -> str:
+    return ARTICLE_NOTE if source == ARTICLE else link(source)
+
+
+def _disagreements(run: RunResults, browsers: list[str]) -> list[str]:
+    lines = ["## Where the browsers disagree", ""]
+    claims = [c for c in run.claims if claims_disagree(c)]
+    rows = disagreeing_rows(run.results)
+    if not claims and not rows:
+        return [*lines, "Nowhere: every cell and every verdict was the same in all browsers.", ""]
+    if claims:
+        lines += [
+            "| claim | " + _header(browsers) + " |",
+            "|---|" + "---|" * len(browsers),
+            *(
+                f"| {inline(c.id)}: {inline(c.claim)} | {_verdict_cells(c, browsers)} |"
+                for c in claims
+            ),
+            "",
+        ]
+    lines += [
+        "| scenario | request | " + _header(browsers) + " |",
+        "|---|---|" + "---|" * len(browsers),
+    ]
+    for scenario, request, row in rows:
+        cells = " | ".join(_cell(row[b]) if b in row else "" for b in browsers)
+        lines.append(f"| {inline(scenario)} | {inline(request)} | {cells} |")
+    lines.append("")
+    return lines
+
+
+def _claims(run: RunResults, browsers: list[str]) -> list[str]:
+    lines = ["## Claims", ""]
+    for title, wanted in (
+        (f"From {ARTICLE_NOTE}", True),
+        ("From common advice and the standards", False),
+    ):
+        claims = [c for c in run.claims if (c.source == ARTICLE) == wanted]
+        if not claims:
+            continue
+        lines += [
+            f"### {title}",
+            "",
+            "| claim | scenario | " + _header(browsers) + " |",
+            "|---|---|" + "---|" * len(browsers),
+        ]
+        lines += [
+            f"| **{inline(c.id)}**: {inline(c.claim)} | {inline(c.scenario)} "
+            f"| {_verdict_cells(c, browsers)} |"
+            for c in claims
+        ]
+        lines.append("")
+        for claim in claims:
+            seen: dict[str, list[str]] = {}
+            for verdict in claim.verdicts:
+                for observed in verdict.observed:
+                    seen.setdefault(observed, []).append(verdict.browser)
+            if seen or claim.source != ARTICLE:
+                lines.append(f"- **{inline(claim.id)}** (source: {_source(claim.source)})")
+            for observed, where in seen.items():
+                lines.append(f"  - {inline(observed)} [{', '.join(map(inline, where))}]")
+        lines.append("")
+    return lines
+
+
+def _scenarios(run: RunResults, browsers: list[str]) -> list[str]:
+    lines = ["## Scenarios", ""]
+    descriptions = {s.name: s for s in run.scenarios}
+    for scenario, rows in rows_by_scenario(run.results).items():
+        info = descriptions.get(scenario)
+        lines += [f"### {inline(scenario)}", ""]
+        if info is not None:
+            lines += [inline(info.description), "", f"File: {inline(info.path)}.", ""]
+        lines += [
+            "| request | from | " + _header(browsers) + " |",
+            "|---|---|" + "---|" * len(browsers),
+        ]
+        for request, row in rows.items():
+            first = next(iter(row.values()))
+            cells = " | ".join(_cell(row[b]) if b in row else "" for b in browsers)
+            lines.append(
+                f"| {inline(request)} | {inline(first.method)} {inline(first.credentials)} "
+                f"| {cells} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _header(browsers: list[str]) -> str:
+    return " | ".join(map(inline, browsers))
+
+
+def _cell(result: Result) -> str:
+    text = cell_text(result)
+    if result.attempts:
+        at = ", ".join(f"{a.at_s:g}" for a in result.attempts if a.preflight_sent)
+        every = ", ".join(f"{a.at_s:g}" for a in result.attempts)
+        text += f"; preflights at {at} s (requests at {every} s)"
+    return text

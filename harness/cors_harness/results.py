@@ -1,0 +1,233 @@
+"""What a run observed: exchanges on the wire, one result per cell, and the run's environment.
+
+These models are the schema of `results.json` (`cors-harness schema results` prints it).
+"""
+
+from __future__ import annotations
+
+from http.cookies import CookieError, SimpleCookie
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from cors_harness.scenario import Browser, Outcome
+
+Verdict = Literal["holds", "refuted", "inconclusive"]
+
+SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Exchange(_Model):
+    """One request the backend received and the response it sent, headers exactly as on the wire."""
+
+    probe: str | None = Field(description="The probe id from the query string; None for set-up.")
+    method: str
+    path: str
+    query: str
+    origin: str | None
+    cookies_sent: list[str] = Field(description="Names of the cookies in the Cookie header.")
+    preflight: bool = Field(description="OPTIONS with Access-Control-Request-Method.")
+    access_control_request_method: str | None
+    access_control_request_headers: str | None
+    request_headers: list[tuple[str, str]]
+    status: int | None
+    response_headers: list[tuple[str, str]]
+    server_exception: str | None = None
+    send_error: str | None = Field(
+        default=None,
+        description="Why the server could not write this response head; the browser never got "
+        "the status and headers above, and the cell is `error`.",
+    )
+    elapsed_ms: float
+
+    @classmethod
+    def from_wire(
+        cls,
+        *,
+        probe: str | None,
+        method: str,
+        path: str,
+        query: str,
+        request_headers: list[tuple[str, str]],
+        status: int | None,
+        response_headers: list[tuple[str, str]],
+        server_exception: str | None,
+        elapsed_ms: float,
+    ) -> Exchange:
+        def first(name: str) -> str | None:
+            return next((v for k, v in request_headers if k.lower() == name), None)
+
+        acrm = first("access-control-request-method")
+        return cls(
+            probe=probe,
+            method=method,
+            path=path,
+            query=query,
+            origin=first("origin"),
+            cookies_sent=_cookie_names(first("cookie")),
+            preflight=method == "OPTIONS" and acrm is not None,
+            access_control_request_method=acrm,
+            access_control_request_headers=first("access-control-request-headers"),
+            request_headers=request_headers,
+            status=status,
+            response_headers=response_headers,
+            server_exception=server_exception,
+            elapsed_ms=elapsed_ms,
+        )
+
+    def response_header(self, name: str) -> list[str]:
+        return [v for k, v in self.response_headers if k.lower() == name.lower()]
+
+
+def _cookie_names(header: str | None) -> list[str]:
+    if not header:
+        return []
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except CookieError:
+        return sorted({part.split("=", 1)[0].strip() for part in header.split(";") if part.strip()})
+    return sorted(jar)
+
+
+class PageResult(_Model):
+    """What the page's fetch() returned, as the page saw it."""
+
+    probe: str
+    received: bool = Field(description="fetch() resolved with a response.")
+    status: int | None = None
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers the page could read."
+    )
+    response_type: str | None = None
+    redirected: bool | None = None
+    error: str | None = Field(None, description="The browser's error text when fetch() rejected.")
+    timed_out: bool = False
+    harness_error: str | None = Field(None, description="Why the harness got no answer at all.")
+    console: list[str] = Field(default_factory=list)
+
+
+class BrowserInfo(_Model):
+    name: Browser
+    version: str
+    engine: str = Field(description="How it was driven, e.g. 'playwright-bundled', 'webdriver'.")
+    executable: str | None = None
+
+
+class Attempt(_Model):
+    """One of a repeated request's fetch() calls, all to the same URL."""
+
+    at_s: float = Field(description="Seconds after the first attempt started.")
+    preflight_sent: bool = Field(description="A preflight reached the server for this attempt.")
+    reached_server: bool
+    received: bool = Field(description="The page could read the response.")
+
+
+def _none_is_false(value: object) -> object:
+    # Files written before cookie_sent was always a boolean have null for "no cookie set up".
+    return False if value is None else value
+
+
+class Result(_Model):
+    """One (scenario, request, browser) cell."""
+
+    scenario: str
+    request: str
+    browser: Browser
+    browser_version: str
+    engine: str
+    frontend_origin: str
+    url: str
+    method: str
+    credentials: str
+    outcome: Outcome
+    preflight_sent: bool
+    reached_server: bool
+    cookie_sent: Annotated[bool, BeforeValidator(_none_is_false)] = Field(
+        description="The actual request carried the request's set-up cookies (any cookie if none)."
+    )
+    status: int | None
+    readable_headers: dict[str, str]
+    error: str | None = Field(description="The browser's error text, or why the harness failed.")
+    console: list[str]
+    expected: dict[str, Any] | None = None
+    expectation_met: bool | None = None
+    mismatches: list[str] = Field(default_factory=list)
+    attempts: list[Attempt] = Field(
+        default_factory=list, description="Each fetch() of a repeated request; empty otherwise."
+    )
+    evidence: list[Exchange]
+
+
+class Environment(_Model):
+    python: str
+    platform: str
+    packages: dict[str, str]
+    browsers: list[BrowserInfo]
+
+
+class BrowserVerdict(_Model):
+    browser: Browser
+    verdict: Verdict
+    observed: list[str] = Field(
+        default_factory=list,
+        description="Why it is not `holds`: each prediction that failed, or each error cell.",
+    )
+
+
+class ClaimVerdict(_Model):
+    """A scenario's claim and what the browsers made of it."""
+
+    scenario: str
+    id: str
+    claim: str
+    source: str
+    requests: list[str]
+    verdicts: list[BrowserVerdict]
+
+    def verdict(self, browser: str) -> Verdict | None:
+        return next((v.verdict for v in self.verdicts if v.browser == browser), None)
+
+
+class ScenarioInfo(_Model):
+    name: str
+    path: str
+    description: str
+
+
+class ScenarioFailure(_Model):
+    path: str
+    message: str
+
+
+class RunResults(_Model):
+    schema_version: int = SCHEMA_VERSION
+    started_at: str
+    wall_seconds: float
+    environment: Environment
+    scenario_errors: list[ScenarioFailure] = Field(default_factory=list)
+    scenarios: list[ScenarioInfo] = Field(default_factory=list)
+    results: list[Result]
+    claims: list[ClaimVerdict] = Field(default_factory=list)
+    interrupted: str | None = Field(
+        default=None,
+        description="The signal (SIGINT, SIGTERM) that stopped the run early; the cells are "
+        "those observed until then.",
+    )
+
+    def unmet(self) -> list[Result]:
+        return [r for r in self.results if r.expectation_met is False]
+
+    def errors(self) -> list[Result]:
+        return [r for r in self.results if r.outcome == "error"]
+
+    def verdict_counts(self) -> dict[Verdict, int]:
+        counts: dict[Verdict, int] = {"holds": 0, "refuted": 0, "inconclusive": 0}
+        for claim in self.claims:
+            for verdict in claim.verdicts:
+                counts[verdict.verdict] += 1
+        return counts

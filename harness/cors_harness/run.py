@@ -1,0 +1,110 @@
+"""A whole run: every scenario under some paths, in one set of browsers, and what it observed
+so far, which an interrupted run still reports."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from cors_harness._exceptions import ScenarioError
+from cors_harness.claims import claim_verdicts
+from cors_harness.processes import owned_processes
+from cors_harness.results import ClaimVerdict, Result, RunResults, ScenarioFailure, ScenarioInfo
+from cors_harness.runner import DEFAULT_TIMEOUT_S, Harness, package_environment
+from cors_harness.scenario import BROWSERS, load_scenario, scenario_files
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from pathlib import Path
+
+    from cors_harness.engines import Overrides
+    from cors_harness.interrupt import SignalState
+    from cors_harness.results import Environment
+    from cors_harness.scenario import Browser, Scenario
+
+
+class RunCollector:
+    """The cells of a run as they come in; `results()` gives a RunResults at any moment, also
+    from another thread while the run unwinds after a signal."""
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+        self._started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self._lock = threading.Lock()
+        self.environment: Environment | None = None
+        self.failures: list[ScenarioFailure] = []
+        self.scenarios: list[ScenarioInfo] = []
+        self.cells: list[Result] = []
+        self.claims: list[ClaimVerdict] = []
+
+    def add(self, scenario: Scenario, source: str, found: list[Result]) -> None:
+        verdicts = claim_verdicts(scenario, found)
+        with self._lock:
+            self.cells.extend(found)
+            self.claims.extend(verdicts)
+            self.scenarios.append(
+                ScenarioInfo(name=scenario.name, path=source, description=scenario.description)
+            )
+
+    def results(self, interrupted: str | None = None) -> RunResults:
+        with self._lock:
+            return RunResults(
+                started_at=self._started_at,
+                wall_seconds=round(time.monotonic() - self._started, 3),
+                environment=self.environment or package_environment([]),
+                scenario_errors=list(self.failures),
+                scenarios=list(self.scenarios),
+                results=list(self.cells),
+                claims=list(self.claims),
+                interrupted=interrupted,
+            )
+
+
+def run_paths(
+    paths: Iterable[str | Path],
+    browsers: Iterable[Browser] | None = None,
+    overrides: Overrides | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_scenario: Callable[[Scenario, list[Result]], None] | None = None,
+    *,
+    collector: RunCollector | None = None,
+    signals: SignalState | None = None,
+) -> RunResults:
+    """Load every scenario under `paths` and run it; a bad file is listed, the rest still run.
+
+    Give `collector` to keep what was observed when the run does not finish (a signal), and
+    `signals` so that a signal whose first raise was lost still stops it after the scenario.
+    Every process the run starts is stopped when it ends, on every path.
+    """
+    collector = collector or RunCollector()
+    scenarios: list[tuple[Scenario, str]] = []
+    for path in scenario_files(paths):
+        try:
+            scenarios.append((load_scenario(path), str(path)))
+        except ScenarioError as exc:
+            collector.failures.append(ScenarioFailure(path=str(path), message=str(exc)))
+    wanted = list(browsers) if browsers is not None else list(BROWSERS)
+    needed = [b for b in wanted if any(b in s.browsers for s, _ in scenarios)]
+    with owned_processes(), Harness(needed, overrides, timeout_s) as harness:
+        collector.environment = harness.environment()
+        for scenario, source in scenarios:
+            if signals is not None:
+                signals.check()
+            selected = [b for b in scenario.browsers if b in wanted]
+            if not selected:
+                continue
+            ran = scenario.model_copy(update={"browsers": selected})
+            found = harness.run_scenario(ran)
+            if signals is not None:
+                # A signal during the scenario may have been swallowed by a browser call, and
+                # what it broke is no observation: the scenario is dropped, not reported.
+                signals.check()
+            collector.add(ran, source, found)
+            if on_scenario is not None:
+                on_scenario(scenario, found)
+    return collector.results()
+
+
+__all__ = ["RunCollector", "run_paths"]

@@ -1,0 +1,339 @@
+"""Running scenarios: servers per scenario, browsers once per run, probes batched per page."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import secrets
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from cors_harness._exceptions import HarnessError
+from cors_harness.classify import classify
+from cors_harness.engines import Browsers, EngineBroken, EngineTimeouts, Overrides
+from cors_harness.engines.base import LaunchedBrowser, ProbeSpec, Session, harness_failure, one_line
+from cors_harness.expect import mismatches
+from cors_harness.frontend import PAGE
+from cors_harness.recorder import PROBE_PARAM
+from cors_harness.results import (
+    Attempt,
+    BrowserInfo,
+    Environment,
+    PageResult,
+    Result,
+)
+from cors_harness.scenario import (
+    BROWSERS,
+    Browser,
+    Cookie,
+    Request,
+    Scenario,
+)
+from cors_harness.servers import AppFactory, Origins, scenario_servers
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from types import TracebackType
+
+    from cors_harness.recorder import Evidence
+
+DEFAULT_TIMEOUT_S = 10.0
+PACKAGES = (
+    "starlette",
+    "fastapi",
+    "uvicorn",
+    "httptools",
+    "playwright",
+    "selenium",
+    "pydantic",
+)
+
+
+def package_environment(browsers: list[BrowserInfo]) -> Environment:
+    """Python, the platform and the versions of what decides outcomes, with `browsers`."""
+    packages = {}
+    for name in PACKAGES:
+        try:
+            packages[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            packages[name] = "not installed"
+    return Environment(
+        python=platform.python_version(),
+        platform=platform.platform(),
+        packages=packages,
+        browsers=browsers,
+    )
+
+
+def cookie_groups(scenario: Scenario) -> list[list[Request]]:
+    """Requests that can share one browser context, in order of first appearance.
+
+    Requests with the same cookie set-up cannot disturb each other's cookies, so they share a
+    context and run concurrently; one that calls a cookie-setting route gets a context of its own.
+    """
+    groups: dict[object, list[Request]] = {}
+    for request in scenario.requests:
+        key: object = tuple(request.cookies)
+        if request.path.startswith("/cookies/set"):
+            key = ("own", request.name)
+        groups.setdefault(key, []).append(request)
+    return list(groups.values())
+
+
+def _url(base: str, path: str, probe: str, extra: dict[str, str] | None = None) -> str:
+    query = urlencode({**(extra or {}), PROBE_PARAM: probe})
+    return f"{base}{path}{'&' if '?' in path else '?'}{query}"
+
+
+def _cookie_url(origins: Origins, cookie: Cookie, probe: str) -> str:
+    params = {
+        "name": cookie.name,
+        "value": cookie.value,
+        "secure": str(cookie.secure).lower(),
+        "httponly": str(cookie.httponly).lower(),
+    }
+    if cookie.samesite is not None:
+        params["samesite"] = cookie.samesite
+    return _url(origins.backend, "/cookies/set", probe, params)
+
+
+class _Repeats:
+    """One page's batch: every request once, concurrently; then the repeated ones again, to the
+    same URL on their schedule, noting which attempts the browser preflighted."""
+
+    def __init__(
+        self,
+        session: Session,
+        page_url: str,
+        specs: dict[str, ProbeSpec],
+        recorder: Evidence,
+        batch: list[Request],
+    ) -> None:
+        self.session = session
+        self.page_url = page_url
+        self.specs = specs
+        self.recorder = recorder
+        self.batch = batch
+
+    def _counts(self, name: str) -> tuple[int, int]:
+        evidence = self.recorder.for_probe(self.specs[name]["probe"])
+        preflights = sum(1 for e in evidence if e.preflight)
+        return preflights, len(evidence) - preflights
+
+    def _attempt(self, due: list[Request], started: float) -> dict[str, tuple[PageResult, Attempt]]:
+        at = round(time.monotonic() - started, 3)
+        before = {r.name: self._counts(r.name) for r in due}
+        answers = self.session.run_probes(self.page_url, [self.specs[r.name] for r in due])
+        out = {}
+        for request, page in zip(due, answers, strict=True):
+            preflights, actual = self._counts(request.name)
+            out[request.name] = (
+                page,
+                Attempt(
+                    at_s=at,
+                    preflight_sent=preflights > before[request.name][0],
+                    reached_server=actual > before[request.name][1],
+                    received=page.received,
+                ),
+            )
+        return out
+
+    def run(self, attempts: dict[str, list[Attempt]]) -> dict[str, PageResult]:
+        started = time.monotonic()
+        pages: dict[str, PageResult] = {}
+        first = self._attempt(self.batch, started)
+        schedule: dict[float, list[Request]] = {}
+        for request in self.batch:
+            pages[request.name], attempt = first[request.name]
+            if request.repeat is not None:
+                attempts[request.name] = [attempt]
+                for k in range(1, request.repeat.times):
+                    schedule.setdefault(round(k * request.repeat.interval, 3), []).append(request)
+        for at in sorted(schedule):
+            time.sleep(max(0.0, started + at - time.monotonic()))
+            for name, (page, attempt) in self._attempt(schedule[at], started).items():
+                attempts[name].append(attempt)
+                # A harness failure in any attempt makes the whole cell an error.
+                if pages[name].harness_error is None:
+                    pages[name] = page
+        return pages
+
+
+class Harness:
+    """The library API: launch browsers once, then run scenarios against them.
+
+    with Harness(["chromium", "firefox"]) as harness:
+        results = harness.run_scenario(load_scenario("scenarios/seed_article.yaml"))
+    """
+
+    def __init__(
+        self,
+        browsers: Iterable[Browser] = BROWSERS,
+        overrides: Overrides | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        *,
+        headless: bool = True,
+        engine_timeouts: EngineTimeouts | None = None,
+    ) -> None:
+        self.browsers = Browsers(browsers, overrides, headless=headless, timeouts=engine_timeouts)
+        self.timeout_ms = int(timeout_s * 1000)
+
+    def __enter__(self) -> Harness:
+        self.browsers.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.browsers.__exit__(exc_type, exc, tb)
+
+    def environment(self) -> Environment:
+        return package_environment(self.browsers.infos())
+
+    def run_scenario(self, scenario: Scenario, app: AppFactory | None = None) -> list[Result]:
+        """Every cell of `scenario`; `app` serves a user's own ASGI app instead of the fixture."""
+        results: list[Result] = []
+        with scenario_servers(scenario, app) as (origins, recorder):
+            for name in scenario.browsers:
+                browser = self.browsers.get(name)
+                # Why this browser's cells are errors, once they are.
+                broken: str | None = None
+                if browser is None:
+                    broken = self.browsers.failures.get(
+                        name, f"{name} was not launched in this run"
+                    )
+                pages: dict[str, PageResult] = {}
+                specs: dict[str, ProbeSpec] = {}
+                attempts: dict[str, list[Attempt]] = {}
+                for group in cookie_groups(scenario):
+                    group_specs = {r.name: self._spec(scenario, r, name, origins) for r in group}
+                    specs.update(group_specs)
+                    if browser is not None and broken is None:
+                        try:
+                            found = self._run_group(
+                                browser, group, group_specs, origins, recorder, attempts
+                            )
+                        except EngineBroken as exc:
+                            # It owed this scenario's other cells too; the next one relaunches it.
+                            broken = str(exc)
+                            self.browsers.discard(name)
+                    if broken is not None:
+                        found = harness_failure(list(group_specs.values()), broken)
+                    pages.update({r.name: p for r, p in zip(group, found, strict=True)})
+                for request in scenario.requests:
+                    result = self._result(
+                        scenario,
+                        request,
+                        name,
+                        browser,
+                        origins,
+                        specs[request.name],
+                        pages[request.name],
+                        recorder,
+                    )
+                    result.attempts = attempts.get(request.name, [])
+                    results.append(result)
+        return results
+
+    def _spec(
+        self, scenario: Scenario, request: Request, browser: Browser, origins: Origins
+    ) -> ProbeSpec:
+        probe = f"{browser[:2]}-{request.name[:24]}-{secrets.token_hex(4)}"
+        return ProbeSpec(
+            probe=probe,
+            url=_url(origins.backend, request.path, probe),
+            method=request.method,
+            headers=request.fetch_headers(),
+            body=request.fetch_body(),
+            credentials=request.credentials,
+            timeout_ms=int(request.timeout * 1000) if request.timeout else self.timeout_ms,
+        )
+
+    def _run_group(
+        self,
+        browser: LaunchedBrowser,
+        group: list[Request],
+        specs: dict[str, ProbeSpec],
+        origins: Origins,
+        recorder: Evidence,
+        attempts: dict[str, list[Attempt]],
+    ) -> list[PageResult]:
+        page_of = {r.name: f"{origins.frontends[r.frontend]}{PAGE}" for r in group}
+        try:
+            with browser.session() as session:
+                for cookie in group[0].cookies:
+                    setup = f"setup-{secrets.token_hex(4)}"
+                    url = _cookie_url(origins, cookie, setup)
+                    if cookie.set_by == "navigation":
+                        session.visit(url)
+                    else:
+                        spec = ProbeSpec(
+                            probe=setup,
+                            url=url,
+                            method="GET",
+                            headers={},
+                            body=None,
+                            credentials="include",
+                            timeout_ms=self.timeout_ms,
+                        )
+                        session.run_probes(page_of[group[0].name], [spec])
+                found: dict[str, PageResult] = {}
+                for page_url in dict.fromkeys(page_of.values()):
+                    batch = [r for r in group if page_of[r.name] == page_url]
+                    repeated = _Repeats(session, page_url, specs, recorder, batch)
+                    found.update(repeated.run(attempts))
+                return [found[r.name] for r in group]
+        except EngineBroken:
+            raise
+        except Exception as exc:  # any failure of the browser is the harness's, not a block
+            reason = one_line(exc)
+            if not isinstance(exc, HarnessError):  # its messages are written to stand alone
+                reason = f"{type(exc).__name__}: {reason}"
+            return harness_failure(list(specs.values()), reason)
+
+    def _result(
+        self,
+        scenario: Scenario,
+        request: Request,
+        browser_name: Browser,
+        browser: LaunchedBrowser | None,
+        origins: Origins,
+        spec: ProbeSpec,
+        page: PageResult,
+        recorder: Evidence,
+    ) -> Result:
+        evidence = recorder.for_probe(spec["probe"])
+        found = classify(page, evidence, [c.name for c in request.cookies], recorder.failure)
+        readable = {k.lower(): v for k, v in page.headers.items()}
+        result = Result(
+            scenario=scenario.name,
+            request=request.name,
+            browser=browser_name,
+            browser_version=browser.info.version if browser else "unavailable",
+            engine=browser.info.engine if browser else "unavailable",
+            frontend_origin=origins.frontends[request.frontend],
+            url=spec["url"],
+            method=request.method,
+            credentials=request.credentials,
+            outcome=found.outcome,
+            preflight_sent=found.preflight_sent,
+            reached_server=found.reached_server,
+            cookie_sent=found.cookie_sent,
+            status=found.status,
+            readable_headers=readable,
+            error=found.error,
+            console=page.console,
+            evidence=evidence,
+        )
+        if request.expect is not None:
+            facts = request.expect.for_browser(browser_name)
+            expected = facts.model_dump(exclude_none=True)
+            if expected:
+                result.expected = expected
+                result.mismatches = mismatches(facts, result, request.read_headers)
+                result.expectation_met = not result.mismatches
+        return result

@@ -1,0 +1,585 @@
+"""Scenario files: the typed model, and loading YAML with errors that name file, line and field."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from cors_harness import _http
+from cors_harness._exceptions import ScenarioError
+from cors_harness._validation_errors import AtKey, describe, first_problem
+from cors_harness._yaml import Document, field, load_yaml, os_problem, read_text
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+Browser = Literal["chromium", "firefox", "webkit"]
+BROWSERS: tuple[Browser, ...] = get_args(Browser)
+Outcome = Literal["allowed", "blocked-preflight", "blocked-response", "blocked-network", "error"]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+
+# The longest a single fetch() may take, in a scenario or on the command line.
+MAX_TIMEOUT_S = 120
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+# Hosts every engine resolves to loopback by itself (checked: Chromium, Firefox, WebKitGTK).
+HOST_PATTERN = r"^(localhost|127\.0\.0\.1|[a-z0-9]([a-z0-9-]*[a-z0-9])?\.localhost)$"
+TOKEN_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+FRONTEND_NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
+COOKIE_VALUE_PATTERN = r"^[A-Za-z0-9._~-]*$"
+PLACEHOLDER = re.compile(
+    r"\{(frontend|backend)(?::([A-Za-z0-9_-]+))?(?:\.(origin|host|port|scheme))?\}"
+)
+PLACEHOLDER_LIKE = re.compile(r"\{(frontend|backend)[^}]*\}")
+# What a placeholder stands for while a value is checked, before the run knows the ports.
+_PLACEHOLDER_EXAMPLE = {
+    "origin": "http://placeholder.localhost:1",
+    "host": "placeholder.localhost",
+    "port": "1",
+    "scheme": "http",
+}
+# What each pattern asks for, said as the fix.
+_PATTERN_HELP = {
+    NAME_PATTERN: "lower-case letters, digits, - and _, starting with a letter or digit",
+    HOST_PATTERN: "localhost, 127.0.0.1 or NAME.localhost, which every engine sends to loopback",
+    TOKEN_PATTERN: "an HTTP token: letters, digits and !#$%&'*+-.^_`|~",
+    FRONTEND_NAME_PATTERN: "letters, digits, - and _, as in {frontend:NAME}",
+    COOKIE_VALUE_PATTERN: "letters, digits and . _ ~ -",
+}
+
+
+def _placeholders_checked(text: str) -> str:
+    for match in PLACEHOLDER_LIKE.finditer(text):
+        full = PLACEHOLDER.fullmatch(match.group(0))
+        if full is None:
+            raise ValueError(
+                f"malformed placeholder {match.group(0)!r}; write "
+                "{frontend:NAME}, {frontend:NAME.host|port|scheme|origin} or {backend}"
+            )
+        if full.group(1) == "backend" and full.group(2) is not None:
+            raise ValueError(
+                f"placeholder {match.group(0)!r}: write {{backend}} or {{backend.port}}"
+            )
+    return text
+
+
+def _example(text: str) -> str:
+    """`text` with each placeholder replaced by a value of its kind, to check what it becomes."""
+    return PLACEHOLDER.sub(
+        lambda m: _PLACEHOLDER_EXAMPLE[m.group(3) or "origin"], _placeholders_checked(text)
+    )
+
+
+def _origin(entry: str) -> str:
+    return _http.origin(_example(entry), entry)
+
+
+def _origin_regex(pattern: str) -> str:
+    # Stand-ins of the same length keep the position in re's message right.
+    checked = _placeholders_checked(pattern)
+    return _http.regex(PLACEHOLDER.sub(lambda m: "x" * len(m.group(0)), checked), pattern)
+
+
+def _sent_header_value(value: str) -> str:
+    _http.sent_header_value(_example(value))
+    return value
+
+
+Token = Annotated[str, StringConstraints(pattern=TOKEN_PATTERN)]
+RequestHeaderName = Annotated[Token, AfterValidator(_http.request_header_name)]
+RequestHeaderValue = Annotated[str, AfterValidator(_http.request_header_value)]
+SentHeaderValue = Annotated[str, AfterValidator(_sent_header_value)]
+OriginEntry = Annotated[str, AfterValidator(_origin)]
+OriginRegex = Annotated[str, AfterValidator(_origin_regex)]
+RequestPath = Annotated[str, AfterValidator(lambda p: _http.path(p, query=True))]
+RoutePath = Annotated[str, AfterValidator(lambda p: _http.path(p, query=False))]
+FrontendName = Annotated[str, StringConstraints(pattern=FRONTEND_NAME_PATTERN)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Cors(_Model):
+    """CORSMiddleware's keyword arguments, one to one; origins may use `{frontend:NAME}`."""
+
+    allow_origins: list[OriginEntry] = Field(
+        [], description="`*`, `null`, a placeholder or scheme://host[:port]."
+    )
+    allow_origin_regex: OriginRegex | None = Field(
+        None, description="A Python regular expression; placeholders are inserted as written."
+    )
+    allow_methods: list[Token] = ["GET"]
+    allow_headers: list[Token] = []
+    allow_credentials: bool = False
+    allow_private_network: bool = False
+    expose_headers: list[Token] = []
+    max_age: int = Field(600, ge=0)
+
+
+class AuthLayer(_Model):
+    """Answers 401 to every request without an `Authorization` header, preflights included."""
+
+    kind: Literal["auth-401"]
+    placement: Literal["outside-cors", "inside-cors"] = "outside-cors"
+
+
+class HeaderLayer(_Model):
+    """Adds one response header to every response, as a second CORS layer or a proxy would."""
+
+    kind: Literal["add-header"]
+    placement: Literal["outside-cors", "inside-cors"] = "outside-cors"
+    header: Token
+    value: SentHeaderValue = Field(description="Placeholders as in allow_origins.")
+
+
+Layer = Annotated[AuthLayer | HeaderLayer, Field(discriminator="kind")]
+
+
+class RawAnswer(_Model):
+    status: int = Field(200, ge=100, le=599)
+    headers: list[tuple[Token, SentHeaderValue]] = Field(
+        [], description="[name, value] pairs sent exactly so; a name may repeat."
+    )
+
+
+class RawRoute(_Model):
+    """A path answered with exactly the given headers, outside every middleware but the recorder.
+
+    For edge cases CORSMiddleware cannot produce (a literal `*` with credentials, two
+    `Access-Control-Allow-Origin` values).
+    """
+
+    path: RoutePath = Field(json_schema_extra={"pattern": r"^/[^?#\s\\]*$"})
+    preflight: RawAnswer = Field(
+        default_factory=lambda: RawAnswer(status=204, headers=[]),
+        description="The answer to an OPTIONS with Access-Control-Request-Method.",
+    )
+    response: RawAnswer = Field(
+        default_factory=lambda: RawAnswer(status=200, headers=[]),
+        description="The answer to any other request.",
+    )
+
+
+class Backend(_Model):
+    """The fixture FastAPI app (`cors_harness._backend.app`), served on its own loopback port."""
+
+    host: str = Field("localhost", pattern=HOST_PATTERN)
+    cors: Cors | None = Field(description="CORSMiddleware settings; null means no CORS middleware.")
+    middleware: list[Layer] = Field(
+        [], description="Extra layers, listed from the outermost in; each outside or inside CORS."
+    )
+    routes: list[RawRoute] = Field([], description="Raw routes, answered before any middleware.")
+
+
+class Frontend(_Model):
+    """A named origin: static pages served on its own port of the given host."""
+
+    scheme: Literal["http"] = "http"
+    host: str = Field(pattern=HOST_PATTERN)
+    port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="A fixed port, for an app under test that lists e.g. http://localhost:3000; "
+        "default: one the OS picks at run time. Not one of the Fetch standard's bad ports.",
+    )
+
+    @field_validator("port")
+    @classmethod
+    def _not_blocked(cls, port: int | None) -> int | None:
+        return _http.port(port)
+
+
+class Cookie(_Model):
+    """A cookie that must exist before the request, set by a real `Set-Cookie` from the backend."""
+
+    name: Token
+    value: str = Field("1", pattern=COOKIE_VALUE_PATTERN)
+    samesite: Literal["lax", "strict", "none"] | None = None
+    secure: bool = False
+    httponly: bool = True
+    set_by: Literal["navigation", "fetch"] = Field(
+        "navigation",
+        description=(
+            "navigation: a top-level visit to the backend sets it (the user logged in there); "
+            "fetch: a credentialed fetch from the request's frontend page sets it."
+        ),
+    )
+
+
+def _outcome_shorthand(value: object) -> object:
+    return {"outcome": value} if isinstance(value, str) else value
+
+
+class Facts(_Model):
+    """What a cell must show; every field left out is not checked."""
+
+    outcome: Outcome | None = None
+    preflight_sent: bool | None = None
+    reached_server: bool | None = None
+    cookie_sent: bool | None = None
+    status: int | None = Field(None, ge=100, le=599)
+    readable_headers: list[str] | None = Field(
+        None, description="Exactly which of the request's read_headers the page could read."
+    )
+
+
+BrowserFacts = Annotated[Facts, BeforeValidator(_outcome_shorthand)]
+
+
+class Expectation(Facts):
+    """Facts for every browser, with per-browser overrides (`webkit: blocked-response`)."""
+
+    chromium: BrowserFacts | None = None
+    firefox: BrowserFacts | None = None
+    webkit: BrowserFacts | None = None
+
+    def for_browser(self, browser: Browser) -> Facts:
+        base = Facts.model_validate(self.model_dump(include=set(Facts.model_fields)))
+        override: Facts | None = getattr(self, browser)
+        if override is None:
+            return base
+        return base.model_copy(update=override.model_dump(exclude_none=True))
+
+
+class Repeat(_Model):
+    """The same fetch() to the same URL, `times` in all, `interval` seconds apart (cache tests)."""
+
+    times: int = Field(ge=2, le=30)
+    interval: float = Field(gt=0, le=10, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _short(self) -> Repeat:
+        if (self.times - 1) * self.interval > 60:
+            raise ValueError("repeats may span at most 60 seconds")
+        return self
+
+
+class Request(_Model):
+    """One fetch() made by a frontend page."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    frontend: str
+    method: Token = Field(
+        "GET", description="Not CONNECT, TRACE or TRACK, unless expected to fail."
+    )
+    path: RequestPath = Field("/", json_schema_extra={"pattern": r"^/[^#\s\\]*$"})
+    headers: dict[RequestHeaderName, RequestHeaderValue] = Field(
+        {}, description="Not the Fetch standard's forbidden request headers (Cookie, Origin, ...)."
+    )
+    body: str | None = None
+    json_body: Any = Field(None, alias="json")
+    credentials: Literal["omit", "same-origin", "include"] = "same-origin"
+    cookies: list[Cookie] = []
+    read_headers: list[Token] = []
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_TIMEOUT_S,
+        allow_inf_nan=False,
+        description="Seconds; default: the run's.",
+    )
+    repeat: Repeat | None = None
+    expect: Annotated[Expectation | None, BeforeValidator(_outcome_shorthand)] = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        seen: dict[str, str] = {}
+        for name, value in headers.items():
+            first = seen.setdefault(name.lower(), name)
+            if first != name:
+                raise AtKey(
+                    name,
+                    f"{first} is set already; header names are case-insensitive and fetch() "
+                    "would join both values in one header",
+                )
+            overrides = name.lower() in _http.METHOD_OVERRIDE_HEADERS
+            method = _http.forbidden_method_in(value) if overrides else None
+            if method is not None:
+                raise AtKey(
+                    name,
+                    f"{name} naming {method}, a forbidden method, is a forbidden request header "
+                    "in the Fetch standard: the browser drops it",
+                )
+        return headers
+
+    @field_validator("json_body")
+    @classmethod
+    def _json(cls, value: Any) -> Any:
+        bad = _http.not_json(value)
+        if bad is not None:
+            raise ValueError(
+                f"{bad} is not JSON (YAML reads it as a {type(bad).__name__}); quote it to send "
+                "it as a string"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _fetchable(self) -> Request:
+        # fetch() throws on a forbidden method; a request that expects exactly that may use one.
+        expect = self.expect
+        fails = expect is not None and all(
+            expect.for_browser(b).outcome == "blocked-network" for b in BROWSERS
+        )
+        if self.method.upper() in _http.FORBIDDEN_METHODS and not fails:
+            raise AtKey(
+                "method",
+                f"{self.method} is a forbidden method in the Fetch standard: fetch() throws "
+                "instead of sending it; expect: blocked-network if that is the point",
+            )
+        if self.body is not None and self.json_body is not None:
+            raise AtKey("json", "give either body or json, not both")
+        if self.method.upper() in {"GET", "HEAD"}:
+            for key, given in (("body", self.body), ("json", self.json_body)):
+                if given is not None:
+                    raise AtKey(
+                        key,
+                        f"a {self.method.upper()} request cannot have a body: fetch() throws; "
+                        "use another method, e.g. POST",
+                    )
+        return self
+
+    def fetch_headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.json_body is not None and not any(h.lower() == "content-type" for h in headers):
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def fetch_body(self) -> str | None:
+        if self.json_body is not None:
+            return json.dumps(self.json_body)
+        return self.body
+
+
+class Prediction(Facts):
+    """What a claim says one request will show, in every browser."""
+
+    request: str
+    allowed: bool | None = Field(
+        None, description="true: the page can read the response; false: any kind of blocked."
+    )
+    preflights: int | None = Field(
+        None, ge=0, description="How many preflights reached the server over all repeats."
+    )
+    response_headers: dict[str, str | None] | None = Field(
+        None,
+        description=(
+            "Headers of the actual request's response as sent: null = absent; a value = every "
+            "comma-separated item of it is present (case-insensitive)."
+        ),
+    )
+    preflight_headers: dict[str, str | None] | None = Field(
+        None, description="The same, for the preflight's response."
+    )
+
+
+class Claim(_Model):
+    """Advice, in our words, and what it predicts; the run gives it a verdict per browser."""
+
+    id: str = Field(pattern=NAME_PATTERN)
+    claim: str = Field(min_length=1)
+    source: str = Field(
+        min_length=1, description="Where the advice comes from: a URL or a reference name."
+    )
+    predicts: list[Prediction] = Field(min_length=1)
+
+
+def _all_browsers() -> list[Browser]:
+    return list(BROWSERS)
+
+
+class Scenario(_Model):
+    """A backend, the frontends that call it, and the requests they make."""
+
+    name: str = Field("", description="Set from the file name; not written in the file.")
+    description: str = ""
+    browsers: list[Browser] = Field(default_factory=_all_browsers, min_length=1)
+    backend: Backend
+    frontends: dict[FrontendName, Frontend] = Field(min_length=1)
+    requests: list[Request] = Field(min_length=1)
+    claims: list[Claim] = []
+
+    def request(self, name: str) -> Request:
+        for request in self.requests:
+            if request.name == name:
+                return request
+        raise KeyError(name)
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    schema = Scenario.model_json_schema(by_alias=True)
+    schema["properties"].pop("name", None)
+    schema["$id"] = "https://github.com/cors-harness/cors-harness/scenario.schema.json"
+    return schema
+
+
+# --- loading -------------------------------------------------------------------------------
+
+Loc = tuple[str | int, ...]
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+
+
+def _placeholders(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
+    cors = scenario.backend.cors
+    if cors is not None:
+        for index, origin in enumerate(cors.allow_origins):
+            yield ("backend", "cors", "allow_origins", index), origin
+        if cors.allow_origin_regex is not None:
+            yield ("backend", "cors", "allow_origin_regex"), cors.allow_origin_regex
+    for index, layer in enumerate(scenario.backend.middleware):
+        if isinstance(layer, HeaderLayer):
+            yield ("backend", "middleware", index, "value"), layer.value
+    for index, route in enumerate(scenario.backend.routes):
+        for part in ("preflight", "response"):
+            answer: RawAnswer = getattr(route, part)
+            for pair, (_, value) in enumerate(answer.headers):
+                yield ("backend", "routes", index, part, "headers", pair, 1), value
+
+
+def _check_references(scenario: Scenario, document: Document, path: str) -> None:
+    def fail(loc: Loc, problem: str) -> None:
+        raise ScenarioError(path, document.line(loc), field(loc), problem)
+
+    declared = ", ".join(sorted(scenario.frontends))
+    for loc, text in _placeholders(scenario):
+        for match in PLACEHOLDER.finditer(text):
+            kind, name, _ = match.groups()
+            if kind == "frontend" and name not in scenario.frontends:
+                fail(loc, f"placeholder {match.group(0)!r} names no frontend; declared: {declared}")
+    ports: dict[int, str] = {}
+    for name, frontend in scenario.frontends.items():
+        if frontend.port is not None:
+            if frontend.port in ports:
+                fail(
+                    ("frontends", name, "port"),
+                    f"frontend {ports[frontend.port]!r} has port {frontend.port} already; "
+                    "each frontend listens on a port of its own",
+                )
+            ports[frontend.port] = name
+    names: set[str] = set()
+    for index, request in enumerate(scenario.requests):
+        if request.name in names:
+            fail(("requests", index, "name"), f"request name {request.name!r} is used twice")
+        names.add(request.name)
+        if request.frontend not in scenario.frontends:
+            fail(
+                ("requests", index, "frontend"),
+                f"unknown frontend {request.frontend!r}; declared: {declared}",
+            )
+    for index, browser in enumerate(scenario.browsers):
+        if browser in scenario.browsers[:index]:
+            fail(("browsers", index), f"{browser} is listed twice")
+    paths: set[str] = set()
+    for index, route in enumerate(scenario.backend.routes):
+        if route.path in paths:
+            fail(
+                ("backend", "routes", index, "path"), f"raw route {route.path!r} is declared twice"
+            )
+        paths.add(route.path)
+    _check_claims(scenario, fail)
+
+
+def _check_claims(scenario: Scenario, fail: Callable[[Loc, str], None]) -> None:
+    requests = ", ".join(r.name for r in scenario.requests)
+    ids: set[str] = set()
+    for index, claim in enumerate(scenario.claims):
+        if claim.id in ids:
+            fail(("claims", index, "id"), f"claim id {claim.id!r} is used twice")
+        ids.add(claim.id)
+        for number, prediction in enumerate(claim.predicts):
+            loc: Loc = ("claims", index, "predicts", number)
+            if prediction.request not in {r.name for r in scenario.requests}:
+                fail(
+                    (*loc, "request"),
+                    f"unknown request {prediction.request!r}; declared: {requests}",
+                )
+            if not prediction.model_dump(exclude_none=True, exclude={"request"}):
+                fail(loc, "predicts nothing; give an outcome, allowed or another fact")
+            if prediction.readable_headers is not None:
+                read = {h.lower() for h in scenario.request(prediction.request).read_headers}
+                unread = [h for h in prediction.readable_headers if h.lower() not in read]
+                if unread:
+                    fail(
+                        (*loc, "readable_headers"),
+                        f"{', '.join(unread)} not in the request's read_headers; add it there",
+                    )
+
+
+def parse_scenario(text: str, path: str, name: str | None = None) -> Scenario:
+    """Validate scenario YAML; raise ScenarioError (`path:line: field: problem`) on any fault."""
+    document = load_yaml(text, path)
+    data = document.data
+    shape = "a scenario is a mapping with backend, frontends and requests"
+    if data is None:
+        what = "is empty" if not text.strip() else "holds only comments"
+        raise ScenarioError(path, None, "", f"the file {what}; {shape}")
+    if not isinstance(data, dict):
+        raise ScenarioError(path, document.line(()), "", f"{shape}, not {describe(data)}")
+    if "name" in data:
+        problem = "extra field; a scenario is named after its file"
+        raise ScenarioError(path, document.line(("name",)), "name", problem)
+    data["name"] = name if name is not None else Path(path).stem
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        where, problem = first_problem(
+            exc, data, document, Scenario, unwritten={"name"}, pattern_help=_PATTERN_HELP
+        )
+        raise ScenarioError(path, document.line(where), field(where), problem) from None
+    _check_references(scenario, document, path)
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    path = Path(path)
+    return parse_scenario(read_text(path), str(path))
+
+
+def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand files and directories (their `*.yaml`/`*.yml`, sorted) into scenario files.
+
+    A directory with none is an error: running nothing would look like a clean run.
+    """
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            raise ScenarioError(str(path), None, "", os_problem(path, exc)) from None
+        if not stat.S_ISDIR(mode):
+            files.append(path)
+            continue
+        found = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix in SCENARIO_SUFFIXES
+            and not p.name.endswith(".baseline.yaml")
+            and not p.is_dir()
+        )
+        if not found:
+            raise ScenarioError(
+                str(path), None, "", "no scenario files (*.yaml, *.yml) in this directory"
+            )
+        files.extend(found)
+    return files

@@ -1,0 +1,260 @@
+"""A scenario's servers in a child process of their own, so nothing a scenario configures can
+stall the harness.
+
+The backend runs what the scenario configures: an `allow_origin_regex` that backtracks
+catastrophically is legitimate configuration, and Python's `re` holds the interpreter while it
+matches. In the harness's own process that would stop every timer and every browser call of the
+run; in a child process it only stops that child, which the harness kills when it does not answer
+in time (the scenario's cells become `error`), and the next scenario gets a fresh one.
+
+Parent and child speak JSON lines over the child's stdin and stdout. The child exits when its
+stdin closes, so it cannot outlive the harness even when the harness is killed.
+
+    python -m cors_harness.server_process     (the child; started by `ServerProcess`)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, suppress
+from typing import TYPE_CHECKING, Any
+
+from cors_harness._exceptions import FixtureError
+from cors_harness.results import Exchange
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import TracebackType
+
+    from cors_harness._backend.layers import LayerSpec, RawRouteSpec
+
+# Longer than the recorder's wait for a response head to settle (recorder.SETTLE_S).
+ANSWER_TIMEOUT_S = 8.0
+START_TIMEOUT_S = 20.0
+
+
+class ServerProcess:
+    """The parent's handle on one child: start, ask, and kill it, each bounded in time.
+
+    It is the scenario's evidence too (`for_probe`, `all`): once the child stops answering,
+    `failure` says why, and the cells that needed it become `error`.
+    """
+
+    def __init__(self, answer_timeout_s: float = ANSWER_TIMEOUT_S) -> None:
+        self.answer_timeout_s = answer_timeout_s
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cors_harness.server_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            # Its own session: a Ctrl-C in the terminal reaches the harness, which stops the
+            # child itself, instead of killing it in the middle of an answer.
+            start_new_session=True,
+        )
+        self._buffer = b""
+        self.failure: str | None = None
+        self._started = False
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def open(self, name: str, frontend_ports: Sequence[int]) -> tuple[list[int], int]:
+        """Bind the frontends (0: a port chosen now) and the backend; return their ports."""
+        answer = self._ask(
+            {"op": "open", "name": name, "frontend_ports": list(frontend_ports)},
+            START_TIMEOUT_S if not self._started else self.answer_timeout_s,
+        )
+        self._started = True
+        return [int(p) for p in answer["frontend_ports"]], int(answer["backend_port"])
+
+    def configure(
+        self,
+        cors: dict[str, Any] | None,
+        layers: Sequence[LayerSpec],
+        routes: Sequence[RawRouteSpec],
+    ) -> None:
+        """Build the fixture app with real origins in place of the placeholders."""
+        self._ask(
+            {
+                "op": "configure",
+                "cors": cors,
+                "layers": [[la.kind, la.placement, la.header, la.value] for la in layers],
+                "routes": [
+                    {
+                        "path": r.path,
+                        "preflight": [r.preflight.status, r.preflight.headers],
+                        "response": [r.response.status, r.response.headers],
+                    }
+                    for r in routes
+                ],
+            },
+            self.answer_timeout_s,
+        )
+
+    def for_probe(self, probe: str) -> list[Exchange]:
+        return self._exchanges({"op": "for_probe", "probe": probe})
+
+    def all(self) -> list[Exchange]:
+        return self._exchanges({"op": "all"})
+
+    def _exchanges(self, command: dict[str, Any]) -> list[Exchange]:
+        if self.failure is not None:
+            return []
+        try:
+            answer = self._ask(command, self.answer_timeout_s)
+        except FixtureError:
+            return []
+        return [Exchange.model_validate(e) for e in answer["exchanges"]]
+
+    def stop(self) -> None:
+        """Ask the child to stop its servers and exit; kill it if it does not within a second."""
+        if self.process.poll() is None and self.failure is None:
+            try:
+                assert self.process.stdin is not None
+                self.process.stdin.close()
+                self.process.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._kill()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                pipe.close()
+        self._stderr.close()
+
+    def _kill(self) -> None:
+        if self.process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+    def _fail(self, reason: str) -> FixtureError:
+        """Kill a child that cannot be trusted any more; every later question fails at once."""
+        if self.failure is None:
+            self.failure = reason
+        self._kill()
+        return FixtureError(self.failure)
+
+    def _ask(self, command: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        if self.failure is not None:
+            raise FixtureError(self.failure)
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(command).encode() + b"\n")
+            self.process.stdin.flush()
+        except OSError:
+            raise self._fail(f"the scenario's servers exited: {self._last_words()}") from None
+        line = self._read_line(timeout_s, command["op"])
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise FixtureError(str(answer["error"]))
+        return answer
+
+    def _read_line(self, timeout_s: float, op: str) -> bytes:
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout_s
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while b"\n" not in self._buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    raise self._fail(
+                        f"the scenario's servers did not answer {op!r} within {timeout_s:g} s "
+                        "(a handler or an allow_origin_regex holding the interpreter?)"
+                    )
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise self._fail(f"the scenario's servers exited: {self._last_words()}")
+                self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def _last_words(self) -> str:
+        with suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=1)
+        self._stderr.seek(0)
+        lines = self._stderr.read().decode(errors="replace").strip().splitlines()
+        status = self.process.poll()
+        return f"exit status {status}" + (f"; {lines[-1].strip()}" if lines else "")
+
+
+def _child() -> None:
+    """The child's loop: one command per stdin line, one JSON answer per stdout line."""
+    from cors_harness._backend.app import create_app
+    from cors_harness._backend.layers import LayerSpec, RawAnswer, RawRouteSpec
+    from cors_harness.frontend import create_frontend_app
+    from cors_harness.recorder import Recorder
+    from cors_harness.server import Deferred, serve
+
+    out = sys.stdout.buffer
+    # Nothing else may write to the channel.
+    sys.stdout = sys.stderr
+    deferred = Deferred()
+    recorder = Recorder(deferred)
+    with ExitStack() as stack:
+        for raw in sys.stdin.buffer:
+            command = json.loads(raw)
+            op = command["op"]
+            answer: dict[str, Any] = {}
+            try:
+                if op == "open":
+                    name = command["name"]
+                    answer["frontend_ports"] = stack.enter_context(
+                        serve(
+                            create_frontend_app(),
+                            ports=command["frontend_ports"],
+                            name=f"{name}-frontends",
+                        )
+                    )
+                    (answer["backend_port"],) = stack.enter_context(
+                        serve(recorder, name=f"{name}-backend")
+                    )
+                elif op == "configure":
+                    layers = [LayerSpec(*la) for la in command["layers"]]
+                    routes = [
+                        RawRouteSpec(
+                            r["path"],
+                            RawAnswer(r["preflight"][0], [tuple(h) for h in r["preflight"][1]]),
+                            RawAnswer(r["response"][0], [tuple(h) for h in r["response"][1]]),
+                        )
+                        for r in command["routes"]
+                    ]
+                    deferred.app = create_app(command["cors"], layers, routes)
+                elif op == "for_probe":
+                    answer["exchanges"] = [
+                        e.model_dump(mode="json") for e in recorder.for_probe(command["probe"])
+                    ]
+                elif op == "all":
+                    answer["exchanges"] = [e.model_dump(mode="json") for e in recorder.all()]
+                else:
+                    answer["error"] = f"unknown command {op!r}"
+            except Exception as exc:
+                answer = {"error": f"{op}: {type(exc).__name__}: {exc}"}
+            out.write(json.dumps(answer).encode() + b"\n")
+            out.flush()
+
+
+if __name__ == "__main__":
+    try:
+        _child()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+__all__ = ["ServerProcess"]
