@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from cors_harness._exceptions import ScenarioError
 from cors_harness.claims import claim_verdicts
-from cors_harness.processes import owned_processes
+from cors_harness.interrupt import Interrupted
+from cors_harness.processes import owned_processes, stop_marked
 from cors_harness.results import ClaimVerdict, Result, RunResults, ScenarioFailure, ScenarioInfo
 from cors_harness.runner import DEFAULT_TIMEOUT_S, Harness, package_environment
 from cors_harness.scenario import BROWSERS, load_scenario, scenario_files
@@ -87,23 +88,29 @@ def run_paths(
             collector.failures.append(ScenarioFailure(path=str(path), message=str(exc)))
     wanted = list(browsers) if browsers is not None else list(BROWSERS)
     needed = [b for b in wanted if any(b in s.browsers for s, _ in scenarios)]
-    with owned_processes(), Harness(needed, overrides, timeout_s) as harness:
+    with owned_processes() as token, Harness(needed, overrides, timeout_s) as harness:
         collector.environment = harness.environment()
-        for scenario, source in scenarios:
-            if signals is not None:
-                signals.check()
-            selected = [b for b in scenario.browsers if b in wanted]
-            if not selected:
-                continue
-            ran = scenario.model_copy(update={"browsers": selected})
-            found = harness.run_scenario(ran)
-            if signals is not None:
-                # A signal during the scenario may have been swallowed by a browser call, and
-                # what it broke is no observation: the scenario is dropped, not reported.
-                signals.check()
-            collector.add(ran, source, found)
-            if on_scenario is not None:
-                on_scenario(scenario, found)
+        try:
+            for scenario, source in scenarios:
+                if signals is not None:
+                    signals.check()
+                selected = [b for b in scenario.browsers if b in wanted]
+                if not selected:
+                    continue
+                ran = scenario.model_copy(update={"browsers": selected})
+                found = harness.run_scenario(ran)
+                if signals is not None:
+                    # A signal during the scenario may have been swallowed by a browser call,
+                    # and what it broke is no observation: the scenario is dropped, not reported.
+                    signals.check()
+                collector.add(ran, source, found)
+                if on_scenario is not None:
+                    on_scenario(scenario, found)
+        except Interrupted:
+            # The browsers' thread may be in the middle of a scenario: stopping what it waits on
+            # makes it return at once, so the browsers close now rather than after the scenario.
+            stop_marked(token, grace_s=1.0)
+            raise
     return collector.results()
 
 

@@ -6,6 +6,7 @@ import importlib.metadata
 import platform
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -178,9 +179,18 @@ class Harness:
     ) -> None:
         self.browsers = Browsers(browsers, overrides, headless=headless, timeouts=engine_timeouts)
         self.timeout_ms = int(timeout_s * 1000)
+        # Every browser call runs on this one thread: Playwright's sync API belongs to the thread
+        # that started it and refuses to start inside a running asyncio loop, so driving the
+        # browsers from a thread of our own lets a harness live beside pytest-playwright's
+        # `page` fixture (or any asyncio code) in the caller's thread.
+        self._engines = ThreadPoolExecutor(1, thread_name_prefix="cors-harness-engines")
 
     def __enter__(self) -> Harness:
-        self.browsers.__enter__()
+        try:
+            self._engines.submit(self.browsers.__enter__).result()
+        except BaseException:
+            self._engines.shutdown(wait=False, cancel_futures=True)
+            raise
         return self
 
     def __exit__(
@@ -189,13 +199,19 @@ class Harness:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.browsers.__exit__(exc_type, exc, tb)
+        try:
+            self._engines.submit(self.browsers.__exit__, exc_type, exc, tb).result()
+        finally:
+            self._engines.shutdown(wait=True, cancel_futures=True)
 
     def environment(self) -> Environment:
         return package_environment(self.browsers.infos())
 
     def run_scenario(self, scenario: Scenario, app: AppFactory | None = None) -> list[Result]:
         """Every cell of `scenario`; `app` serves a user's own ASGI app instead of the fixture."""
+        return self._engines.submit(self._run_scenario, scenario, app).result()
+
+    def _run_scenario(self, scenario: Scenario, app: AppFactory | None) -> list[Result]:
         results: list[Result] = []
         with scenario_servers(scenario, app) as (origins, recorder):
             for name in scenario.browsers:
