@@ -1,8 +1,10 @@
-"""`cors-harness run | doctor | schema`: a thin layer over the library."""
+"""`cors-harness run | doctor | findings | schema | init`: a thin layer over the library."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.resources
 import json
 import os
 import sys
@@ -14,7 +16,15 @@ from typing import TYPE_CHECKING, NoReturn
 from playwright.sync_api import sync_playwright
 
 from cors_harness._exceptions import HarnessError, ScenarioError
-from cors_harness.engines import FIX, Browsers, EnginePlan, EngineTimeouts, Overrides, plan_engine
+from cors_harness.engines import (
+    FIX,
+    Browsers,
+    EnginePlan,
+    EngineTimeouts,
+    Overrides,
+    installed_playwright,
+    plan_engine,
+)
 from cors_harness.engines.timeouts import env_name
 from cors_harness.findings import findings
 from cors_harness.interrupt import Interrupted, stop_on_signals
@@ -35,6 +45,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 EXIT_OK, EXIT_UNMET, EXIT_USAGE = 0, 1, 2
+INIT_DIR = "cors-scenarios"
 # After a signal: how long the run may take to unwind, then how long once its processes are gone.
 INTERRUPT_GRACE_S = 5.0
 OVERDUE_EXIT_S = 3.0
@@ -184,6 +195,23 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("which", choices=["scenario", "results"])
+
+    init = commands.add_parser(
+        "init", help="write an example scenario and the scenario schema into a directory"
+    )
+    init.add_argument(
+        "dir",
+        nargs="?",
+        type=Path,
+        default=Path(INIT_DIR),
+        metavar="DIR",
+        help=f"where to write them (default: {INIT_DIR}/); existing files are never overwritten",
+    )
+    init.add_argument(
+        "--builtin",
+        action="store_true",
+        help="write the built-in scenarios and their baselines instead of the example",
+    )
     return parser
 
 
@@ -281,6 +309,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         f"e.g. {env_name('launch_s')}=60)",
         file=sys.stderr,
     )
+    # The library that speaks to the browser is half of what works or not (Playwright 1.65 and
+    # stock Firefox over BiDi), so each line names it with its version.
+    playwright_version = installed_playwright()
+    selenium_version = importlib.metadata.version("selenium")
+
+    def driven(engine: str) -> str:
+        if engine == "webdriver":
+            return f"{engine} with Selenium {selenium_version}"
+        return f"{engine} with Playwright {playwright_version}"
+
     failed = 0
     usable = [n for n in names if not isinstance(plans[n], Exception)]
     with Browsers(usable, overrides, timeouts=timeouts) as browsers:
@@ -289,14 +327,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             launched = browsers.launched.get(name)
             if launched is not None:
                 info = launched.info
-                print(f"{name}: ok: {info.engine}, {info.executable}, version {info.version}")
+                print(
+                    f"{name}: ok: {driven(info.engine)}, {info.executable}, version {info.version}"
+                )
                 continue
             failed += 1
             if isinstance(plan, Exception):
                 print(f"{name}: unavailable: {plan}")
             else:
                 print(
-                    f"{name}: cannot launch via {plan.engine} ({plan.executable}): "
+                    f"{name}: cannot launch via {driven(plan.engine)} ({plan.executable}): "
                     f"{browsers.failures.get(name)}; fix: {FIX[name]}"
                 )
     return EXIT_UNMET if failed and args.require_all else EXIT_OK
@@ -316,9 +356,52 @@ def cmd_findings(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _schema_text(which: str) -> str:
+    schema = scenario_json_schema() if which == "scenario" else RunResults.model_json_schema()
+    return json.dumps(schema, indent=2) + "\n"
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
-    schema = scenario_json_schema() if args.which == "scenario" else RunResults.model_json_schema()
-    print(json.dumps(schema, indent=2))
+    sys.stdout.write(_schema_text(args.which))
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    directory: Path = args.dir
+    # Package data, so that it works from a wheel as well as from this repository.
+    folder = "_scenarios" if args.builtin else "_examples"
+    source = importlib.resources.files("cors_harness") / folder
+    texts = {
+        entry.name: entry.read_text(encoding="utf-8")
+        for entry in sorted(source.iterdir(), key=lambda entry: entry.name)
+        if entry.name.endswith(".yaml")
+    }
+    # Generated, not copied: the schema always matches the installed loader.
+    texts["scenario.schema.json"] = _schema_text("scenario")
+    if directory.exists() and not directory.is_dir():
+        print(f"cors-harness: {directory} is not a directory; give a directory", file=sys.stderr)
+        return EXIT_USAGE
+    taken = [directory / name for name in texts if (directory / name).exists()]
+    if taken:
+        more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+        them = "them" if more else "it"
+        print(
+            f"cors-harness: {taken[0]} exists{more}; init overwrites nothing: "
+            f"remove {them} or give another DIR",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, text in texts.items():
+            # "x": a file that appeared since the check above is still not overwritten.
+            with (directory / name).open("x", encoding="utf-8") as file:
+                file.write(text)
+            print(f"wrote {directory / name}")
+    except OSError as exc:
+        print(f"cors-harness: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"next: cors-harness run {directory}")
     return EXIT_OK
 
 
@@ -332,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "doctor": cmd_doctor,
         "findings": cmd_findings,
         "schema": cmd_schema,
+        "init": cmd_init,
     }[args.command]
     try:
         return handler(args)

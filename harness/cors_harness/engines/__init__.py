@@ -11,7 +11,9 @@ not answer in time, or dies, is killed and launched again before the next scenar
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import re
 import shutil
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -103,6 +105,34 @@ def _first_on_path(names: Iterable[str]) -> str | None:
     return next((found for name in names if (found := shutil.which(name))), None)
 
 
+# Playwright 1.65 sends emulation.setMediaFeaturesOverride when it opens a context; stock Firefox
+# ESR 153 answers "unknown command", so no page can be opened; Playwright's own Firefox supports it.
+BIDI_BROKEN_SINCE = (1, 65)
+
+
+def installed_playwright() -> str:
+    """The version of the Playwright package this process imports."""
+    return importlib.metadata.version("playwright")
+
+
+def _release(version: str) -> tuple[int, int] | None:
+    found = re.match(r"(\d+)\.(\d+)", version)
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def known_incompatibility(plan: EnginePlan, playwright_version: str) -> str | None:
+    """Why `plan` cannot work with this Playwright version, with the fix; None if none is known."""
+    release = _release(playwright_version)
+    if plan.engine != "playwright-bidi" or release is None or release < BIDI_BROKEN_SINCE:
+        return None
+    return (
+        f"firefox: Playwright {playwright_version} cannot open a page in stock Firefox "
+        f"({plan.executable}) over WebDriver BiDi (emulation.setMediaFeaturesOverride: unknown "
+        "command); fix: pip install 'playwright<1.65', or python -m playwright install firefox "
+        "for Playwright's own Firefox"
+    )
+
+
 def plan_engine(playwright: Playwright, browser: Browser, overrides: Overrides) -> EnginePlan:
     """Decide how `browser` would be driven; raise EngineUnavailable with the fix if it cannot."""
     executable = overrides.executables.get(browser)
@@ -143,7 +173,12 @@ def plan_engine(playwright: Playwright, browser: Browser, overrides: Overrides) 
             f"firefox: no Playwright Firefox build and no system Firefox on "
             f"PATH; fix: {FIX['firefox']}"
         )
-    return EnginePlan("firefox", "playwright-bidi", found, channel="moz-firefox")
+    plan = EnginePlan("firefox", "playwright-bidi", found, channel="moz-firefox")
+    # Refused here, so that doctor and every firefox cell of a run give the reason and the fix
+    # instead of the protocol error the first new context would raise.
+    if (problem := known_incompatibility(plan, installed_playwright())) is not None:
+        raise EngineUnavailable(problem)
+    return plan
 
 
 class Browsers:
@@ -311,5 +346,7 @@ __all__ = [
     "EnginePlan",
     "EngineTimeouts",
     "Overrides",
+    "installed_playwright",
+    "known_incompatibility",
     "plan_engine",
 ]
