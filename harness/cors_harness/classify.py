@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cors_harness.results import PageResult
+
 if TYPE_CHECKING:
-    from cors_harness.results import Exchange, PageResult
-    from cors_harness.scenario import Outcome
+    from cors_harness.results import Exchange
+    from cors_harness.scenario import Outcome, Request
 
 
 @dataclass(frozen=True)
@@ -61,3 +63,44 @@ def classify(
         status=page.status if page.received else None,
         error=harness_error or page.error,
     )
+
+
+def navigation(probe: str, evidence: list[Exchange]) -> PageResult:
+    """What a top-level visit got: the server's last answer to it, which the user sees.
+
+    CORS does not apply to a navigation, so an answer, whatever its status, is `allowed`; a
+    visit the server never answered is `error`, never a kind of `blocked`.
+    """
+    answers = [e for e in evidence if not e.preflight and e.status is not None]
+    if not answers:
+        return PageResult(
+            probe=probe,
+            received=False,
+            harness_error="the server recorded no answer to the visit",
+            error=None,
+        )
+    return PageResult(
+        probe=probe, received=True, status=answers[-1].status, harness_error=None, error=None
+    )
+
+
+def step_failure(step: Request, page: PageResult, evidence: list[Exchange]) -> str | None:
+    """Why the requests that run after `step` cannot be observed, or None when they can.
+
+    A step the harness could not observe did not happen as written; a login step whose response
+    set none of its `sets_cookies` would leave its dependents without the cookie, for a reason
+    that is not CORS.
+    """
+    what = f"{step.method} {step.path}"
+    if page.harness_error is not None:
+        return f"step {step.name!r} ({what}) could not be observed: {page.harness_error}"
+    actual = [e for e in evidence if not e.preflight]
+    set_here = {name for e in actual for name in e.cookies_set()}
+    missing = [name for name in step.sets_cookies if name not in set_here]
+    if not missing:
+        return None
+    answered = next((e.status for e in reversed(actual) if e.status is not None), None)
+    how = "did not reach the server" if answered is None else f"answered {answered}"
+    names = ", ".join(repr(name) for name in missing)
+    cookies = "cookie" if len(missing) == 1 else "cookies"
+    return f"login step {step.name!r} ({what}) {how} and set no {cookies} {names}"

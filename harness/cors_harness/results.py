@@ -82,6 +82,10 @@ class Exchange(_Model):
     def response_header(self, name: str) -> list[str]:
         return [v for k, v in self.response_headers if k.lower() == name.lower()]
 
+    def cookies_set(self) -> list[str]:
+        """Names of the cookies this response's Set-Cookie headers set."""
+        return [v.split("=", 1)[0].strip() for v in self.response_header("set-cookie")]
+
 
 def _cookie_names(header: str | None) -> list[str]:
     if not header:
@@ -140,7 +144,10 @@ class Result(_Model):
     browser: Browser
     browser_version: str
     engine: str
-    frontend_origin: str
+    frontend_origin: str = Field(description="The page's origin; empty for a visit.")
+    visit: bool = Field(
+        default=False, description="A top-level navigation to the backend, not a fetch()."
+    )
     url: str
     method: str
     credentials: str

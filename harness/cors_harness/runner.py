@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
 import platform
 import secrets
 import time
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from cors_harness._exceptions import HarnessError
-from cors_harness.classify import classify
+from cors_harness.classify import classify, navigation, step_failure
 from cors_harness.engines import Browsers, EngineBroken, EngineTimeouts, Overrides
 from cors_harness.engines.base import LaunchedBrowser, ProbeSpec, Session, harness_failure, one_line
 from cors_harness.expect import mismatches
@@ -72,14 +73,22 @@ def cookie_groups(scenario: Scenario) -> list[list[Request]]:
 
     Requests with the same cookie set-up cannot disturb each other's cookies, so they share a
     context and run concurrently; one that calls a cookie-setting route gets a context of its own.
+    So do the requests linked by `after` (a login and what needs its cookie), all in one, each
+    listed after the request it runs after.
     """
+    linked = {r.after for r in scenario.requests} | {r.name for r in scenario.requests if r.after}
     groups: dict[object, list[Request]] = {}
     for request in scenario.requests:
         key: object = tuple(request.cookies)
-        if request.path.startswith("/cookies/set"):
+        if request.name in linked:
+            steps = scenario.steps_before(request.name)
+            key = ("after", steps[-1].name if steps else request.name)
+        elif request.path.startswith("/cookies/set"):
             key = ("own", request.name)
         groups.setdefault(key, []).append(request)
-    return list(groups.values())
+    return [
+        sorted(group, key=lambda r: len(scenario.steps_before(r.name))) for group in groups.values()
+    ]
 
 
 def _url(base: str, path: str, probe: str, extra: dict[str, str] | None = None) -> str:
@@ -278,7 +287,20 @@ class Harness:
         recorder: Evidence,
         attempts: dict[str, list[Attempt]],
     ) -> list[PageResult]:
-        page_of = {r.name: f"{origins.frontends[r.frontend]}{PAGE}" for r in group}
+        # A visit has no page: it is a navigation in a tab of its own.
+        page_of = {r.name: f"{origins.frontends[r.frontend]}{PAGE}" for r in group if r.frontend}
+        by_name = {r.name: r for r in group}
+        needed = {r.after for r in group}
+
+        def depth(request: Request) -> int:
+            return 0 if request.after is None else 1 + depth(by_name[request.after])
+
+        def reason(exc: Exception) -> str:
+            text = one_line(exc)
+            if isinstance(exc, HarnessError):  # its messages are written to stand alone
+                return text
+            return f"{type(exc).__name__}: {text}"
+
         try:
             with browser.session() as session:
                 for cookie in group[0].cookies:
@@ -298,18 +320,48 @@ class Harness:
                         )
                         session.run_probes(page_of[group[0].name], [spec])
                 found: dict[str, PageResult] = {}
-                for page_url in dict.fromkeys(page_of.values()):
-                    batch = [r for r in group if page_of[r.name] == page_url]
-                    repeated = _Repeats(session, page_url, specs, recorder, batch)
-                    found.update(repeated.run(attempts))
+                # Why the requests after a step cannot be observed, by the step's name.
+                unmet: dict[str, str] = {}
+                # Each step completes before the requests after it start; those run together.
+                for _, stage in itertools.groupby(sorted(group, key=depth), key=depth):
+                    ready: list[Request] = []
+                    for request in stage:
+                        why = unmet.get(request.after) if request.after is not None else None
+                        if why is None:
+                            ready.append(request)
+                            continue
+                        unmet[request.name] = why
+                        (found[request.name],) = harness_failure([specs[request.name]], why)
+                    for request in ready:
+                        if not request.visit:
+                            continue
+                        probe = specs[request.name]["probe"]
+                        try:
+                            session.visit(specs[request.name]["url"])
+                        except EngineBroken:
+                            raise
+                        except Exception as exc:  # the navigation failed: no answer to show
+                            (found[request.name],) = harness_failure(
+                                [specs[request.name]], f"visit: {reason(exc)}"
+                            )
+                        else:
+                            found[request.name] = navigation(probe, recorder.for_probe(probe))
+                    fetches = [r for r in ready if not r.visit]
+                    for page_url in dict.fromkeys(page_of[r.name] for r in fetches):
+                        batch = [r for r in fetches if page_of[r.name] == page_url]
+                        repeated = _Repeats(session, page_url, specs, recorder, batch)
+                        found.update(repeated.run(attempts))
+                    for request in ready:
+                        if request.name in needed:
+                            evidence = recorder.for_probe(specs[request.name]["probe"])
+                            why = step_failure(request, found[request.name], evidence)
+                            if why is not None:
+                                unmet[request.name] = why
                 return [found[r.name] for r in group]
         except EngineBroken:
             raise
         except Exception as exc:  # any failure of the browser is the harness's, not a block
-            reason = one_line(exc)
-            if not isinstance(exc, HarnessError):  # its messages are written to stand alone
-                reason = f"{type(exc).__name__}: {reason}"
-            return harness_failure(list(specs.values()), reason)
+            return harness_failure(list(specs.values()), reason(exc))
 
     def _result(
         self,
@@ -323,7 +375,11 @@ class Harness:
         recorder: Evidence,
     ) -> Result:
         evidence = recorder.for_probe(spec["probe"])
-        found = classify(page, evidence, [c.name for c in request.cookies], recorder.failure)
+        # A login step's cookies are the ones its dependents are meant to send.
+        cookies = [c.name for c in request.cookies] + [
+            name for step in scenario.steps_before(request.name) for name in step.sets_cookies
+        ]
+        found = classify(page, evidence, cookies, recorder.failure)
         readable = {k.lower(): v for k, v in page.headers.items()}
         result = Result(
             scenario=scenario.name,
@@ -331,7 +387,8 @@ class Harness:
             browser=browser_name,
             browser_version=browser.info.version if browser else "unavailable",
             engine=browser.info.engine if browser else "unavailable",
-            frontend_origin=origins.frontends[request.frontend],
+            frontend_origin="" if request.frontend is None else origins.frontends[request.frontend],
+            visit=request.visit,
             url=spec["url"],
             method=request.method,
             credentials=request.credentials,

@@ -7,7 +7,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, get_args
 
 from pydantic import (
     AfterValidator,
@@ -24,7 +24,7 @@ from pydantic import (
 from cors_harness import _http
 from cors_harness._exceptions import ScenarioError
 from cors_harness._validation_errors import AtKey, describe, first_problem
-from cors_harness._yaml import Document, field, load_yaml, os_problem, read_text
+from cors_harness._yaml import field, load_yaml, os_problem, read_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -271,12 +271,43 @@ class Repeat(_Model):
         return self
 
 
+# What only a fetch() has, and why a visit (a top-level navigation in a new tab) has none of it.
+_NOT_FOR_VISITS = {
+    "frontend": "no page makes it, as when the user opens the API's own site",
+    "headers": "a navigation sends the browser's own",
+    "body": "a visit is a GET",
+    "json_body": "a visit is a GET",
+    "credentials": "a navigation sends the cookies the browser's rules allow",
+    "read_headers": "no script reads the response",
+    "repeat": "only a fetch() repeats",
+    "timeout": "the page-load timeout (CORS_HARNESS_NAVIGATION_TIMEOUT) bounds it",
+}
+
+
 class Request(_Model):
-    """One fetch() made by a frontend page."""
+    """One fetch() made by a frontend page, or a top-level visit to the backend."""
 
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
-    frontend: str
+    frontend: str | None = Field(
+        None, description="The frontend page that makes the fetch(); required unless visit."
+    )
+    visit: bool = Field(
+        False,
+        description="A top-level GET navigation to the backend in a new tab of the same browser "
+        "context (a user logging in on the API's own site), not a fetch(); its outcome is "
+        "allowed when the server answered, error when the navigation failed.",
+    )
+    after: str | None = Field(
+        None,
+        description="The name of another request of this scenario: this one runs once that one "
+        "has completed, in the same browser context, with the cookies it left.",
+    )
+    sets_cookies: list[Token] = Field(
+        [],
+        description="Cookies this request's response must set (Set-Cookie) for the requests "
+        "that run after it; when one is missing, their cells are error instead of observed.",
+    )
     method: Token = Field(
         "GET", description="Not CONNECT, TRACE or TRACK, unless expected to fail."
     )
@@ -333,6 +364,33 @@ class Request(_Model):
                 "it as a string"
             )
         return value
+
+    @model_validator(mode="after")
+    def _visitable(self) -> Request:
+        if not self.visit:
+            if self.frontend is None:
+                raise AtKey("frontend", "required field is missing")
+            return self
+        if self.method.upper() != "GET":
+            raise AtKey(
+                "method",
+                f"a visit is a GET navigation; a {self.method} needs a fetch(): leave out visit",
+            )
+        for name, why in _NOT_FOR_VISITS.items():
+            if name in self.model_fields_set:
+                key = "json" if name == "json_body" else name
+                raise AtKey(
+                    key,
+                    f"does not apply to a visit, a top-level navigation and not a fetch(): {why}; "
+                    "leave it out",
+                )
+        if any(cookie.set_by == "fetch" for cookie in self.cookies):
+            raise AtKey(
+                "cookies",
+                "set_by: fetch sets a cookie from the request's frontend page, and a visit has "
+                "none; use set_by: navigation",
+            )
+        return self
 
     @model_validator(mode="after")
     def _fetchable(self) -> Request:
@@ -425,6 +483,18 @@ class Scenario(_Model):
                 return request
         raise KeyError(name)
 
+    def steps_before(self, name: str) -> list[Request]:
+        """The requests that request `name` runs after, by `after`, nearest first."""
+        steps: list[Request] = []
+        after = self.request(name).after
+        while after is not None:
+            # Only a scenario that skipped check_references can have a cycle: never loop on it.
+            if len(steps) == len(self.requests):
+                raise ValueError(f"request {name!r}: its after links form a cycle")
+            steps.append(self.request(after))
+            after = steps[-1].after
+        return steps
+
 
 def scenario_json_schema() -> dict[str, Any]:
     schema = Scenario.model_json_schema(by_alias=True)
@@ -456,10 +526,11 @@ def _placeholders(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
                 yield ("backend", "routes", index, part, "headers", pair, 1), value
 
 
-def _check_references(scenario: Scenario, document: Document, path: str) -> None:
-    def fail(loc: Loc, problem: str) -> None:
-        raise ScenarioError(path, document.line(loc), field(loc), problem)
+def check_references(scenario: Scenario, fail: Callable[[Loc, str], NoReturn]) -> None:
+    """What one field cannot check alone: names that must exist, values that must differ.
 
+    `fail` raises the error for a location in the scenario and a problem.
+    """
     declared = ", ".join(sorted(scenario.frontends))
     for loc, text in _placeholders(scenario):
         for match in PLACEHOLDER.finditer(text):
@@ -481,7 +552,7 @@ def _check_references(scenario: Scenario, document: Document, path: str) -> None
         if request.name in names:
             fail(("requests", index, "name"), f"request name {request.name!r} is used twice")
         names.add(request.name)
-        if request.frontend not in scenario.frontends:
+        if request.frontend is not None and request.frontend not in scenario.frontends:
             fail(
                 ("requests", index, "frontend"),
                 f"unknown frontend {request.frontend!r}; declared: {declared}",
@@ -496,10 +567,49 @@ def _check_references(scenario: Scenario, document: Document, path: str) -> None
                 ("backend", "routes", index, "path"), f"raw route {route.path!r} is declared twice"
             )
         paths.add(route.path)
+    _check_steps(scenario, fail)
     _check_claims(scenario, fail)
 
 
-def _check_claims(scenario: Scenario, fail: Callable[[Loc, str], None]) -> None:
+def _check_steps(scenario: Scenario, fail: Callable[[Loc, str], NoReturn]) -> None:
+    by_name = {r.name: r for r in scenario.requests}
+    declared = ", ".join(by_name)
+    needed = {r.after for r in scenario.requests}
+    for index, request in enumerate(scenario.requests):
+        loc: Loc = ("requests", index)
+        if request.after is not None:
+            if request.after not in by_name:
+                fail((*loc, "after"), f"unknown request {request.after!r}; declared: {declared}")
+            chain = [request.name]
+            step: Request | None = by_name[request.after]
+            while step is not None and step.name not in chain:
+                chain.append(step.name)
+                step = by_name.get(step.after) if step.after is not None else None
+            if step is not None and step.name == request.name:
+                fail(
+                    (*loc, "after"),
+                    f"{request.name!r} would run after itself: {' -> '.join([*chain, step.name])}; "
+                    "one of them must run first",
+                )
+            first = by_name[request.after]
+            if first.cookies != request.cookies:
+                fail(
+                    (*loc, "cookies"),
+                    f"differ from the cookies of {first.name!r}, which this request runs after: "
+                    "requests linked by after share one browser context, whose cookies are set "
+                    "up before the first of them; give both the same cookies",
+                )
+    # After the names are known to be right: a misspelt after is the problem, not sets_cookies.
+    for index, request in enumerate(scenario.requests):
+        if request.sets_cookies and request.name not in needed:
+            fail(
+                ("requests", index, "sets_cookies"),
+                f"no request runs after {request.name!r}; sets_cookies checks a step for the "
+                f"requests that need it: give them after: {request.name}",
+            )
+
+
+def _check_claims(scenario: Scenario, fail: Callable[[Loc, str], NoReturn]) -> None:
     requests = ", ".join(r.name for r in scenario.requests)
     ids: set[str] = set()
     for index, claim in enumerate(scenario.claims):
@@ -546,7 +656,11 @@ def parse_scenario(text: str, path: str, name: str | None = None) -> Scenario:
             exc, data, document, Scenario, unwritten={"name"}, pattern_help=_PATTERN_HELP
         )
         raise ScenarioError(path, document.line(where), field(where), problem) from None
-    _check_references(scenario, document, path)
+
+    def fail(loc: Loc, problem: str) -> NoReturn:
+        raise ScenarioError(path, document.line(loc), field(loc), problem)
+
+    check_references(scenario, fail)
     return scenario
 
 

@@ -16,7 +16,7 @@ from cors_harness._backend.layers import LayerSpec, RawAnswer, RawRouteSpec
 from cors_harness.frontend import create_frontend_app
 from cors_harness.recorder import Evidence, Recorder
 from cors_harness.scenario import PLACEHOLDER, Backend, Cors, HeaderLayer, Scenario
-from cors_harness.server import Deferred, serve
+from cors_harness.server import listen, serve, serve_on
 from cors_harness.server_process import ServerProcess
 
 if TYPE_CHECKING:
@@ -80,6 +80,17 @@ def backend_layers(
 AppFactory: TypeAlias = "Callable[[Origins], ASGIApp]"
 
 
+@dataclass(frozen=True)
+class UserApp:
+    """A user's app, built from the run-time origins; `name` says which app it is, in errors."""
+
+    name: str
+    build: Callable[[Origins], ASGIApp]
+
+    def __call__(self, origins: Origins) -> ASGIApp:
+        return self.build(origins)
+
+
 @contextmanager
 def scenario_servers(
     scenario: Scenario, app: AppFactory | None = None
@@ -87,23 +98,23 @@ def scenario_servers(
     """Start the scenario's frontends and its recorded backend; stop both on every path.
 
     The backend is the fixture app configured by the scenario, in a child process, or
-    `app(origins)` when given: a user's own application, in this process, behind the recorder.
+    `app(origins)` when given: a user's own application, in this process, behind the recorder,
+    its lifespan started before this yields and shut down when the block ends.
     """
+    label = app.name if isinstance(app, UserApp) else f"{scenario.name}-backend"
     names = list(scenario.frontends)
     wanted = [scenario.frontends[name].port or 0 for name in names]
     with ExitStack() as stack:
-        evidence: Evidence
         if app is None:
             child = stack.enter_context(ServerProcess())
             ports, backend_port = child.open(scenario.name, wanted)
-            evidence = child
         else:
             ports = stack.enter_context(
                 serve(create_frontend_app(), ports=wanted, name=f"{scenario.name}-frontends")
             )
-            deferred = Deferred()
-            evidence = recorder = Recorder(deferred)
-            (backend_port,) = stack.enter_context(serve(recorder, name=f"{scenario.name}-backend"))
+            # The app is built from the origins, so its port is bound before it can be served.
+            sockets = stack.enter_context(listen([0], name=label))
+            backend_port = sockets[0].getsockname()[1]
         origins = Origins(
             backend=f"http://{scenario.backend.host}:{backend_port}",
             frontends={
@@ -111,13 +122,23 @@ def scenario_servers(
                 for name, port in zip(names, ports, strict=True)
             },
         )
+        evidence: Evidence
         if app is None:
             cors = scenario.backend.cors
             layers, routes = backend_layers(scenario.backend, origins)
             child.configure(None if cors is None else cors_kwargs(cors, origins), layers, routes)
+            evidence = child
         else:
-            deferred.app = app(origins)
+            evidence = recorder = Recorder(app(origins))
+            stack.enter_context(serve_on(recorder, sockets, name=label, lifespan=True))
         yield origins, evidence
 
 
-__all__ = ["AppFactory", "Origins", "backend_layers", "cors_kwargs", "scenario_servers"]
+__all__ = [
+    "AppFactory",
+    "Origins",
+    "UserApp",
+    "backend_layers",
+    "cors_kwargs",
+    "scenario_servers",
+]

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from cors_harness._exceptions import HarnessError
-from cors_harness.scenario import Scenario
+from cors_harness._yaml import field
+from cors_harness.scenario import Loc, Scenario, check_references
+from cors_harness.servers import UserApp
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable
 
     from starlette.types import ASGIApp
 
@@ -39,11 +43,42 @@ def load_app(target: str) -> ASGIApp:
     return app
 
 
+def frontend_fields(name: str, frontend: object) -> object:
+    """A frontend as given to observe_app: its fields, or an origin as the app's CORS settings
+    list it (`"http://localhost:3000"`), which stands for its scheme, host and port."""
+    if not isinstance(frontend, str):
+        return frontend
+    shape = "write an origin as 'http://HOST:PORT', or give {'host': ..., 'port': ...}"
+    parts = urlsplit(frontend)
+    try:
+        port = parts.port
+    except ValueError:
+        raise HarnessError(
+            f"observe_app: frontends.{name}: {frontend!r}: bad port; {shape}"
+        ) from None
+    if parts.scheme != "http":
+        raise HarnessError(
+            f"observe_app: frontends.{name}: {frontend!r}: frontends are served over plain http "
+            f"only; {shape}"
+        )
+    if (
+        not parts.hostname
+        or parts.username
+        or parts.password
+        or parts.path
+        or parts.query
+        or parts.fragment
+    ):
+        raise HarnessError(f"observe_app: frontends.{name}: {frontend!r} is not an origin; {shape}")
+    # An origin without a port means http's own, 80.
+    return {"scheme": "http", "host": parts.hostname, "port": port or 80}
+
+
 def observe_app(
     harness: Harness,
     app: ASGIApp | str | None = None,
     *,
-    frontends: Mapping[str, Mapping[str, Any]],
+    frontends: Mapping[str, Mapping[str, Any] | str],
     requests: Iterable[Mapping[str, Any]],
     app_factory: Callable[[dict[str, str]], ASGIApp] | None = None,
     backend_host: str = "localhost",
@@ -61,8 +96,13 @@ def observe_app(
     data: dict[str, Any] = {
         "name": name,
         "backend": {"host": backend_host, "cors": None},
-        "frontends": {key: dict(value) for key, value in frontends.items()},
-        "requests": [dict(r) for r in requests],
+        # What is not a mapping is left to the model, which says what it expected.
+        "frontends": (
+            {key: frontend_fields(key, value) for key, value in frontends.items()}
+            if isinstance(frontends, Mapping)
+            else frontends
+        ),
+        "requests": list(requests),
     }
     if browsers is not None:
         data["browsers"] = list(browsers)
@@ -70,13 +110,36 @@ def observe_app(
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        raise HarnessError(f"observe_app: {where}: {error['msg']}") from None
+        raise HarnessError(f"observe_app: {field(error['loc'])}: {error['msg']}") from None
+
+    def fail(loc: Loc, problem: str) -> NoReturn:
+        raise HarnessError(f"observe_app: {field(loc)}: {problem}")
+
+    check_references(scenario, fail)
+    for index, request in enumerate(scenario.requests):
+        if request.cookies:
+            fail(
+                ("requests", index, "cookies"),
+                "set up through the fixture backend's /cookies/set, which your app does not "
+                "have; log in with a request to your app instead (sets_cookies: [NAME]) and give "
+                "the requests that need the cookie after: its name",
+            )
 
     def build(origins: Origins) -> ASGIApp:
         if app_factory is not None:
             return app_factory(dict(origins.frontends))
         return load_app(app) if isinstance(app, str) else app  # type: ignore[return-value]
 
-    found = harness.run_scenario(scenario, build)
+    found = harness.run_scenario(scenario, UserApp(_app_name(app, app_factory), build))
     return {(r.request, r.browser): r for r in found}
+
+
+def _app_name(app: object, app_factory: Callable[..., object] | None) -> str:
+    """How errors name the app: as the caller wrote it."""
+    if isinstance(app, str):
+        return f"app {app!r}"
+    if app_factory is not None:
+        module = getattr(app_factory, "__module__", None)
+        qualname = getattr(app_factory, "__qualname__", repr(app_factory))
+        return f"app_factory {module}.{qualname}" if module else f"app_factory {qualname}"
+    return f"app {app!r}"
