@@ -1,4 +1,5 @@
-"""`cors_observe`: a user's own FastAPI app, behind the recorder, in all three real browsers."""
+"""`cors_observe`: a user's own FastAPI app, behind the recorder, in all three real browsers
+(one item per browser)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from cors_harness._exceptions import HarnessError
-from cors_harness.scenario import BROWSERS
 from tests.userapp.main import create_app
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from cors_harness.userapp import Observations
+    from cors_harness.plugin import Cells
 
 REQUESTS = [
     {
@@ -29,41 +28,35 @@ REQUESTS = [
 
 
 def test_app_factory_gets_the_run_time_origins(
-    cors_observe: Callable[..., Observations],
+    cors_observe: Callable[..., Cells], cors_browser: str
 ) -> None:
     cells = cors_observe(
         app_factory=lambda origins: create_app([origins["spa"]]),
         frontends={"spa": {"host": "localhost"}, "elsewhere": {"host": "127.0.0.1"}},
         requests=REQUESTS,
     )
-    assert {b for _, b in cells} == set(BROWSERS)
-    for browser in BROWSERS:
-        me = cells["me", browser]
-        assert (me.outcome, me.preflight_sent, me.status) == ("allowed", True, 200)
-        assert me.evidence[0].access_control_request_headers == "authorization"
-        assert cells["forget-me", browser].outcome == "blocked-preflight"
-        assert cells["from-elsewhere", browser].outcome == "blocked-response"
+    assert list(cells) == [(r["name"], cors_browser) for r in REQUESTS]
+    me = cells["me"]
+    assert (me.outcome, me.preflight_sent, me.status) == ("allowed", True, 200)
+    assert me.evidence[0].access_control_request_headers == "authorization"
+    assert cells["forget-me", cors_browser].outcome == "blocked-preflight"
+    assert cells["from-elsewhere"].outcome == "blocked-response"
 
 
-def test_import_path_with_the_fixed_origin_it_allows(
-    cors_observe: Callable[..., Observations],
-) -> None:
+@pytest.mark.parametrize("cors_browser", ["firefox"])
+def test_import_path_with_the_fixed_origin_it_allows(cors_observe: Callable[..., Cells]) -> None:
     cells = cors_observe(
-        "tests.userapp.main:app",
-        frontends={"spa": {"host": "localhost", "port": 38517}},
-        requests=REQUESTS[:1],
-        browsers=["firefox"],
+        "tests.userapp.main:app", frontends={"spa": "http://localhost:38517"}, requests=REQUESTS[:1]
     )
-    (result,) = cells.values()
-    assert result.outcome == "allowed"
-    assert result.frontend_origin == "http://localhost:38517"
+    assert list(cells) == [("me", "firefox")]
+    assert cells["me"].outcome == "allowed"
+    assert cells["me"].frontend_origin == "http://localhost:38517"
 
 
-def test_bad_import_path_says_what_to_write(cors_observe: Callable[..., Observations]) -> None:
-    with pytest.raises(HarnessError, match=r"write it as 'package\.module:attribute'"):
+@pytest.mark.parametrize("cors_browser", ["chromium"])
+def test_bad_import_path_says_what_to_write(cors_observe: Callable[..., Cells]) -> None:
+    wanted = r"^cors_observe: app 'tests\.userapp\.main': write it as 'package\.module:attribute'$"
+    with pytest.raises(pytest.fail.Exception, match=wanted):
         cors_observe(
-            "tests.userapp.main",
-            frontends={"spa": {"host": "localhost"}},
-            requests=REQUESTS[:1],
-            browsers=["chromium"],
+            "tests.userapp.main", frontends={"spa": {"host": "localhost"}}, requests=REQUESTS[:1]
         )

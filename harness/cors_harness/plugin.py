@@ -3,39 +3,65 @@
 It only wires pytest to the library: `Harness` runs scenarios, `baseline` keeps observed
 matrices, `explain` writes failure text, `report` writes results. Registered through the
 `pytest11` entry point `cors_harness`.
+
+Installed in a project that has no scenarios, it changes nothing: it collects only files named
+`*.cors.yaml`/`*.cors.yml`, and other YAML only under the directories the project names in the
+ini option `cors_scenarios`.
 """
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import json
+import os
 import platform
-from contextlib import ExitStack
+import sys
+from collections.abc import Mapping
+from contextlib import ExitStack, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 from cors_harness import baseline as baselines
 from cors_harness._exceptions import HarnessError, ScenarioError
 from cors_harness.claims import claim_verdicts
-from cors_harness.engines import Overrides
+from cors_harness.engines import EngineTimeouts, Overrides
 from cors_harness.expect import mismatches
 from cors_harness.explain import explain
+from cors_harness.portlock import fixed_ports
 from cors_harness.processes import owned_processes
 from cors_harness.report import claims_disagree, write_reports
 from cors_harness.results import ClaimVerdict, Environment, Result, RunResults
 from cors_harness.runner import Harness
 from cors_harness.scenario import BROWSERS, Browser, Request, Scenario, load_scenario
-from cors_harness.userapp import Observations, observe_app
+from cors_harness.userapp import frontend_fields, observe_app
+from cors_harness.xvfb import virtual_display
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Generator, Iterable, Iterator
 
     from _pytest._code.code import ExceptionInfo, TerminalRepr
 
 RESULTS_KEY = "cors_harness_results"
 ENVIRONMENT_KEY = "cors_harness_environment"
 SCENARIOS_KEY = "cors_harness_scenarios"
+# Names no other tool gives its YAML: collected wherever pytest looks.
+OWN_SUFFIXES = (".cors.yaml", ".cors.yml")
+# pytest-playwright's options for its own `page` fixtures, with their defaults. CORS cells are not
+# driven through those fixtures, so these change nothing in them.
+PAGE_ONLY_OPTIONS: dict[str, object] = {
+    "tracing": "off",
+    "video": "off",
+    "screenshot": "off",
+    "full_page_screenshot": False,
+    "output": "test-results",
+    "slowmo": 0,
+    "device": None,
+}
+# The cells each `cors_observe` test observed, for its failure report.
+OBSERVED = pytest.StashKey[list[Result]]()
 
 
 class CellFailure(Exception):
@@ -69,9 +95,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "cors_scenarios",
         type="paths",
-        default=["scenarios"],
-        help="directories whose *.yaml files are CORS scenarios (default: scenarios)",
+        default=[],
+        help="directories whose *.yaml files are all CORS scenarios (default: none; files named "
+        "*.cors.yaml are collected anywhere)",
     )
+
+
+def _playwright_plugin_in_use(pluginmanager: pytest.PytestPluginManager) -> bool:
+    # Registered as "playwright" by its entry point, or under its module name with -p: the
+    # module covers both.
+    module = sys.modules.get("pytest_playwright.pytest_playwright")
+    return module is not None and pluginmanager.is_registered(module)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser
+) -> Generator[None, None, None]:
+    yield
+    # Every plugin is registered by now (-p, the entry points, the initial conftests) and the
+    # command line is parsed after this: the first point where it is known, whatever the load
+    # order, whether pytest-playwright brings --browser, and the last where ours can be added.
+    if _playwright_plugin_in_use(early_config.pluginmanager):
+        return
+    # A --browser of the project's own conftest stays theirs (and picks our browsers too).
+    with suppress(ValueError, argparse.ArgumentError):
+        parser.getgroup("cors-harness").addoption(
+            "--browser",
+            action="append",
+            default=[],
+            choices=BROWSERS,
+            help="a browser to observe CORS cells in (repeatable; default: all three)",
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,19 +137,84 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
-    if file_path.suffix not in {".yaml", ".yml"} or file_path.name.endswith(".baseline.yaml"):
+    name = file_path.name
+    if file_path.suffix not in {".yaml", ".yml"} or name.endswith(".baseline.yaml"):
         return None
-    # Without an ini file the default comes back as plain strings, relative to the rootdir.
-    roots = [parent.config.rootpath / root for root in parent.config.getini("cors_scenarios")]
-    if any(file_path.is_relative_to(root) for root in roots):
+    # Any YAML under the directories the project named: it said they hold scenarios, so one that
+    # is not a scenario is an error there, not a file to pass over.
+    roots: list[Path] = parent.config.getini("cors_scenarios")
+    if name.endswith(OWN_SUFFIXES) or any(file_path.is_relative_to(root) for root in roots):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
 
 
 def _selected_browsers(config: pytest.Config) -> list[Browser]:
-    # pytest-playwright's --browser, when it is installed and given; else all three.
+    # --browser, ours or pytest-playwright's, when given; else all three.
     chosen = config.getoption("browser", default=None) or []
     return [b for b in BROWSERS if b in chosen] or list(BROWSERS)
+
+
+def _parametrizes(metafunc: pytest.Metafunc, argname: str) -> bool:
+    """Whether the test's own @pytest.mark.parametrize sets `argname`."""
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",")]
+        if argname in names:
+            return True
+    return False
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # One item per browser, as scenario cells are: test_x[webkit], selected by -m webkit or -k.
+    # Not when the test chooses its browsers itself, or pytest-playwright's browser_name already
+    # makes one item per browser (then cors_browser follows it). cors_observe asks for it.
+    if "cors_browser" not in metafunc.fixturenames:
+        return
+    if "browser_name" in metafunc.fixturenames or _parametrizes(metafunc, "cors_browser"):
+        return
+    metafunc.parametrize("cors_browser", _selected_browsers(metafunc.config))
+
+
+def _observed_browser(item: pytest.Item) -> str | None:
+    """The browser a `cors_observe` item observes in, known from its parameters."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or "cors_browser" not in getattr(item, "fixturenames", ()):
+        return None
+    browser = callspec.params.get("cors_browser", callspec.params.get("browser_name"))
+    return browser if isinstance(browser, str) else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Before -m deselects: cors_observe items carry the markers scenario cells carry. One that
+    # chose a browser --browser did not select goes, as a scenario's cells in it are not made.
+    selected = _selected_browsers(config)
+    unselected = []
+    for item in items:
+        browser = _observed_browser(item)
+        if browser in BROWSERS:
+            item.add_marker(browser)
+            item.add_marker("cors")
+            if browser not in selected:
+                unselected.append(item)
+    if unselected:
+        config.hook.pytest_deselected(items=unselected)
+        dropped = set(unselected)
+        items[:] = [item for item in items if item not in dropped]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    observed = item.stash.get(OBSERVED, [])
+    if report.when == "call" and report.failed and observed:
+        # What a failed scenario cell shows: the browser's view and the server's evidence.
+        text = "\n\n".join(explain(result, [], "CORS cell") for result in observed)
+        report.sections.append(("CORS cells", text))
+    return report
 
 
 class CorsSession:
@@ -110,6 +230,7 @@ class CorsSession:
         self.environments: list[dict[str, Any]] = []
         self.scenario_paths: dict[str, str] = {}
         self.claims: list[ClaimVerdict] = []
+        self.ran_cells = False
 
     def harness(self) -> Harness:
         if self._harness is None and self._launch_error is None:
@@ -119,6 +240,15 @@ class CorsSession:
             try:
                 # Whatever the browsers start is stopped with them, on every path.
                 self._stack.enter_context(owned_processes())
+                if headed and not os.environ.get("DISPLAY"):
+                    # Windows need a display: an Xvfb of the session's own, stopped with it.
+                    timeouts = EngineTimeouts.from_env()
+                    display = self._stack.enter_context(
+                        virtual_display(timeouts.launch_s, timeouts.close_s)
+                    )
+                    self._stack.enter_context(pytest.MonkeyPatch.context()).setenv(
+                        "DISPLAY", display
+                    )
                 self._harness = self._stack.enter_context(
                     Harness(
                         _selected_browsers(self.config),
@@ -183,7 +313,24 @@ class CorsSession:
             verdicts += claim_verdicts(load_scenario(path), self.results)
         return [v for v in verdicts if v.verdicts]
 
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # From the reports, not the items: under xdist the controller collects no items.
+        if "cors" in report.keywords:
+            self.ran_cells = True
+
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        given = [
+            f"--{dest.replace('_', '-')}"
+            for dest, default in PAGE_ONLY_OPTIONS.items()
+            if self.config.getoption(dest, default) != default
+        ]
+        if given and self.ran_cells:
+            # A warning, not an error: the options are meant for the page tests of the same run.
+            verb = "does" if len(given) == 1 else "do"
+            terminalreporter.write_line(
+                f"cors-harness: {', '.join(given)} {verb} not apply to CORS cells, only to "
+                "pytest-playwright's page tests"
+            )
         if not self.claims:
             return
         terminalreporter.section("CORS claims")
@@ -245,21 +392,132 @@ def cors_harness(pytestconfig: pytest.Config) -> Harness:
 
 
 @pytest.fixture
-def cors_observe(pytestconfig: pytest.Config, cors_harness: Harness) -> Callable[..., Observations]:
-    """Observe your own ASGI app in the selected browsers; see `cors_harness.userapp.observe_app`.
+def cors_browser(request: pytest.FixtureRequest) -> str:
+    """The browser a `cors_observe` test observes in.
+
+    Each such test is parametrized by it, one item per selected browser; a test can parametrize
+    it itself. In a test parametrized by pytest-playwright's `browser_name`, it is that browser.
+    """
+    browser: str = request.getfixturevalue("browser_name")
+    return browser
+
+
+class MissingCell(KeyError):
+    """A key of `Cells` that was not observed; the message says which were."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class Cells(Mapping[tuple[str, str], Result]):
+    """What one `cors_observe` call observed, keyed (request, browser).
+
+    `cells["me"]` is the cell of request `me` in the item's own browser.
+    """
+
+    def __init__(self, found: Iterable[Result], browser: str) -> None:
+        self._cells: dict[tuple[str, str], Result] = {(r.request, r.browser): r for r in found}
+        self.browser = browser
+
+    def __getitem__(self, key: tuple[str, str] | str) -> Result:
+        __tracebackhide__ = True
+        wanted = (key, self.browser) if isinstance(key, str) else key
+        try:
+            return self._cells[wanted]
+        except (KeyError, TypeError):
+            raise MissingCell(self._missing(wanted)) from None
+
+    def _missing(self, wanted: object) -> str:
+        requests = list(dict.fromkeys(request for request, _ in self._cells))
+        if not (isinstance(wanted, tuple) and len(wanted) == 2):
+            return f"no cell {wanted!r}: cells are keyed (request, browser): {list(self._cells)}"
+        request, browser = wanted
+        if request not in requests:
+            close = difflib.get_close_matches(str(request), requests, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            return f"no request {request!r}; requests: {', '.join(requests)}{hint}"
+        return (
+            f"no {browser} cell of {request!r}: this item observes {self.browser} only (one item "
+            f"per browser); cells[{request!r}] is its cell"
+        )
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._cells)
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+    def __repr__(self) -> str:
+        outcomes = {key: cell.outcome for key, cell in self._cells.items()}
+        return f"Cells({outcomes!r})"
+
+
+def _fixed_ports(frontends: object) -> list[int]:
+    """The fixed ports among frontends as cors_observe takes them; observe_app judges the rest."""
+    ports = []
+    if isinstance(frontends, Mapping):
+        for name, frontend in frontends.items():
+            fields = frontend_fields(name, frontend)
+            port = fields.get("port") if isinstance(fields, Mapping) else None
+            if isinstance(port, int):
+                ports.append(port)
+    return ports
+
+
+@pytest.fixture
+def cors_observe(
+    request: pytest.FixtureRequest, cors_harness: Harness, cors_browser: str
+) -> Callable[..., Cells]:
+    """Observe your own ASGI app in this item's browser; see `cors_harness.userapp.observe_app`.
 
     def test_spa_can_list_items(cors_observe):
         cells = cors_observe("myproject.main:app",
-                             frontends={"spa": {"host": "localhost", "port": 3000}},
+                             frontends={"spa": "http://localhost:3000"},
                              requests=[{"name": "list", "frontend": "spa", "path": "/items"}])
-        assert cells["list", "chromium"].outcome == "allowed"
+        assert cells["list"].outcome == "allowed"
+
+    A misuse fails the test with one line. A frontend's fixed port is held for the whole
+    observation, so that xdist workers take turns on it instead of failing to bind it.
     """
+    item = request.node
+    observed = item.stash.setdefault(OBSERVED, [])
+    session = _session(request.config)
+    # Scenario names keep the test's cells apart in --cors-report.
+    test_name = f"{item.parent.nodeid}::{getattr(item, 'originalname', item.name)}"
+    calls = 0
 
-    def observe(app: Any = None, **kwargs: Any) -> Observations:
-        kwargs.setdefault("browsers", _selected_browsers(pytestconfig))
-        return observe_app(cors_harness, app, **kwargs)
+    def cors_observe(app: Any = None, **options: Any) -> Cells:
+        __tracebackhide__ = True
+        nonlocal calls
+        calls += 1
+        if "browsers" in options:
+            _misuse(
+                f"browsers= is not taken: each item observes one browser ({cors_browser} here); "
+                "choose them with --browser, -m or @pytest.mark.parametrize('cors_browser', ...)"
+            )
+        if cors_browser not in BROWSERS:
+            _misuse(f"unknown browser {cors_browser!r}; choose {', '.join(BROWSERS)}")
+        options.setdefault("name", test_name if calls == 1 else f"{test_name} ({calls})")
+        try:
+            with fixed_ports(_fixed_ports(options.get("frontends"))):
+                cells = observe_app(cors_harness, app, browsers=[cors_browser], **options)
+        except HarnessError as exc:
+            _misuse(str(exc).removeprefix("observe_app: "))
+        found = list(cells.values())
+        session.results.extend(found)
+        observed.extend(found)
+        unavailable = [r for r in found if r.engine == "unavailable"]
+        if unavailable:
+            _misuse(f"{cors_browser} could not be launched: {unavailable[0].error}")
+        return Cells(found, cors_browser)
 
-    return observe
+    return cors_observe
+
+
+def _misuse(problem: str) -> NoReturn:
+    __tracebackhide__ = True
+    # The one line, without the chain of the HarnessError it may stand for.
+    raise pytest.fail.Exception(f"cors_observe: {problem}", pytrace=False) from None
 
 
 class ScenarioFile(pytest.File):
@@ -275,8 +533,15 @@ class ScenarioFile(pytest.File):
         browsers = [b for b in self.scenario.browsers if b in _selected_browsers(self.config)]
         for request in self.scenario.requests:
             for browser in browsers:
+                name = f"{request.name}[{browser}]"
+                # The id written in full, as pytest parses the ids it stored (--lf, --ff): the
+                # request as the name, the browser as its parameter.
                 item = CellItem.from_parent(
-                    self, name=f"{request.name}[{browser}]", request=request, browser=browser
+                    self,
+                    name=name,
+                    nodeid=f"{self.nodeid}::{name}",
+                    request=request,
+                    browser=browser,
                 )
                 item.add_marker(browser)
                 item.add_marker("cors")

@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 
     from starlette.types import ASGIApp
 
+    from cors_harness.origins import Origins
     from cors_harness.results import Result
     from cors_harness.runner import Harness
     from cors_harness.scenario import Browser
-    from cors_harness.servers import Origins
 
 Observations = dict[tuple[str, str], "Result"]
 
@@ -45,10 +45,11 @@ def load_app(target: str) -> ASGIApp:
 
 def frontend_fields(name: str, frontend: object) -> object:
     """A frontend as given to observe_app: its fields, or an origin as the app's CORS settings
-    list it (`"http://localhost:3000"`), which stands for its scheme, host and port."""
+    list it (`"http://localhost:3000"`), which stands for its scheme, host and port; the model
+    judges them as it judges fields."""
     if not isinstance(frontend, str):
         return frontend
-    shape = "write an origin as 'http://HOST:PORT', or give {'host': ..., 'port': ...}"
+    shape = "write an origin as 'SCHEME://HOST:PORT', or give {'host': ..., 'port': ...}"
     parts = urlsplit(frontend)
     try:
         port = parts.port
@@ -56,13 +57,9 @@ def frontend_fields(name: str, frontend: object) -> object:
         raise HarnessError(
             f"observe_app: frontends.{name}: {frontend!r}: bad port; {shape}"
         ) from None
-    if parts.scheme != "http":
-        raise HarnessError(
-            f"observe_app: frontends.{name}: {frontend!r}: frontends are served over plain http "
-            f"only; {shape}"
-        )
     if (
-        not parts.hostname
+        not parts.scheme
+        or not parts.hostname
         or parts.username
         or parts.password
         or parts.path
@@ -70,8 +67,9 @@ def frontend_fields(name: str, frontend: object) -> object:
         or parts.fragment
     ):
         raise HarnessError(f"observe_app: frontends.{name}: {frontend!r} is not an origin; {shape}")
-    # An origin without a port means http's own, 80.
-    return {"scheme": "http", "host": parts.hostname, "port": port or 80}
+    # An origin without a port has its scheme's own.
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return {"scheme": parts.scheme, "host": parts.hostname, "port": port or default}
 
 
 def observe_app(
