@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from cors_harness.scenario import parse_scenario
-from cors_harness.servers import Origins, scenario_servers
+from cors_harness.servers import scenario_servers
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from cors_harness.origins import Origins
     from cors_harness.recorder import Evidence
 
 SCENARIO = """\

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
+    from cors_harness.origins import Origins
     from cors_harness.results import Result
-    from cors_harness.servers import Origins
 
 T = TypeVar("T")
 

@@ -13,8 +13,8 @@ from cors_harness.scenario import parse_scenario
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
+    from cors_harness.origins import Origins
     from cors_harness.runner import Harness
-    from cors_harness.servers import Origins
 
 # Catastrophic backtracking on this origin: `(a+)+` tries every split of the 30 a's before the
 # missing `b` fails the match, and Python's re holds the interpreter all along.

@@ -12,11 +12,11 @@ import pytest
 
 from cors_harness._exceptions import HarnessError
 from cors_harness.frontend import PAGE
+from cors_harness.origins import Endpoint, Origins
 from cors_harness.recorder import PROBE_PARAM
 from cors_harness.results import BrowserInfo, Exchange, PageResult, Result
 from cors_harness.runner import Harness, cookie_groups
 from cors_harness.scenario import BROWSERS, parse_scenario
-from cors_harness.servers import Origins
 from cors_harness.userapp import observe_app
 from tests.userapp.login import create_app
 
@@ -41,8 +41,11 @@ requests:
   - {name: settings, frontend: app, path: /settings, after: sign-in}
 """
 ORIGINS = Origins(
-    backend="http://localhost:1",
-    frontends={"app": "http://localhost:2", "other": "http://127.0.0.1:3"},
+    backend_endpoint=Endpoint("http", "localhost", 1, 1),
+    frontend_endpoints={
+        "app": Endpoint("http", "localhost", 2, 2),
+        "other": Endpoint("http", "127.0.0.1", 3, 3),
+    },
 )
 LOGGED_IN = [("set-cookie", "session=1; Path=/; SameSite=lax")]
 

@@ -18,6 +18,7 @@ from playwright.sync_api import sync_playwright
 from cors_harness._exceptions import HarnessError, ScenarioError
 from cors_harness.engines import (
     FIX,
+    TRUST,
     Browsers,
     EnginePlan,
     EngineTimeouts,
@@ -307,6 +308,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(
         f"timeouts: {timeouts} (change with CORS_HARNESS_<NAME>_TIMEOUT=SECONDS, "
         f"e.g. {env_name('launch_s')}=60)",
+        file=sys.stderr,
+    )
+    print(
+        "https and host names: the run's proxy routes names other than loopback ones to its "
+        "servers; certificates from the run's own authority, which "
+        + "; ".join(f"{b} {TRUST[b]}" for b in names)
+        + " (checked: secure contexts, Secure and __Host- cookies stored and sent)",
         file=sys.stderr,
     )
     # The library that speaks to the browser is half of what works or not (Playwright 1.65 and

@@ -113,6 +113,9 @@ class PageResult(_Model):
     timed_out: bool = False
     harness_error: str | None = Field(None, description="Why the harness got no answer at all.")
     console: list[str] = Field(default_factory=list)
+    secure_context: bool | None = Field(
+        default=None, description="The page's window.isSecureContext when it made the request."
+    )
 
 
 class BrowserInfo(_Model):
@@ -166,6 +169,11 @@ class Result(_Model):
     mismatches: list[str] = Field(default_factory=list)
     attempts: list[Attempt] = Field(
         default_factory=list, description="Each fetch() of a repeated request; empty otherwise."
+    )
+    secure_context: bool | None = Field(
+        default=None,
+        description="Whether the page making the request was a secure context (https, or a "
+        "loopback origin); None for a visit or when the page gave no answer.",
     )
     evidence: list[Exchange]
 

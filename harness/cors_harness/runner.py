@@ -17,6 +17,7 @@ from cors_harness.engines import Browsers, EngineBroken, EngineTimeouts, Overrid
 from cors_harness.engines.base import LaunchedBrowser, ProbeSpec, Session, harness_failure, one_line
 from cors_harness.expect import mismatches
 from cors_harness.frontend import PAGE
+from cors_harness.network import RunNetwork
 from cors_harness.recorder import PROBE_PARAM
 from cors_harness.results import (
     Attempt,
@@ -32,12 +33,13 @@ from cors_harness.scenario import (
     Request,
     Scenario,
 )
-from cors_harness.servers import AppFactory, Origins, scenario_servers
+from cors_harness.servers import AppFactory, scenario_servers
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from types import TracebackType
 
+    from cors_harness.origins import Origins
     from cors_harness.recorder import Evidence
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -188,6 +190,8 @@ class Harness:
     ) -> None:
         self.browsers = Browsers(browsers, overrides, headless=headless, timeouts=engine_timeouts)
         self.timeout_ms = int(timeout_s * 1000)
+        # The run's proxy and certificate authority: production host names and https.
+        self.network = RunNetwork()
         # Every browser call runs on this one thread: Playwright's sync API belongs to the thread
         # that started it and refuses to start inside a running asyncio loop, so driving the
         # browsers from a thread of our own lets a harness live beside pytest-playwright's
@@ -196,9 +200,12 @@ class Harness:
 
     def __enter__(self) -> Harness:
         try:
+            self.network.__enter__()
+            self.browsers.network = self.network.for_browsers()
             self._engines.submit(self.browsers.__enter__).result()
         except BaseException:
             self._engines.shutdown(wait=False, cancel_futures=True)
+            self.network.__exit__(None, None, None)
             raise
         return self
 
@@ -212,6 +219,7 @@ class Harness:
             self._engines.submit(self.browsers.__exit__, exc_type, exc, tb).result()
         finally:
             self._engines.shutdown(wait=True, cancel_futures=True)
+            self.network.__exit__(exc_type, exc, tb)
 
     def environment(self) -> Environment:
         return package_environment(self.browsers.infos())
@@ -222,7 +230,7 @@ class Harness:
 
     def _run_scenario(self, scenario: Scenario, app: AppFactory | None) -> list[Result]:
         results: list[Result] = []
-        with scenario_servers(scenario, app) as (origins, recorder):
+        with scenario_servers(scenario, app, self.network) as (origins, recorder):
             for name in scenario.browsers:
                 browser = self.browsers.get(name)
                 # Why this browser's cells are errors, once they are.
@@ -400,6 +408,7 @@ class Harness:
             readable_headers=readable,
             error=found.error,
             console=page.console,
+            secure_context=page.secure_context,
             evidence=evidence,
         )
         if request.expect is not None:

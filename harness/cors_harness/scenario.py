@@ -37,8 +37,24 @@ OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 # The longest a single fetch() may take, in a scenario or on the command line.
 MAX_TIMEOUT_S = 120
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
-# Hosts every engine resolves to loopback by itself (checked: Chromium, Firefox, WebKitGTK).
-HOST_PATTERN = r"^(localhost|127\.0\.0\.1|[a-z0-9]([a-z0-9-]*[a-z0-9])?\.localhost)$"
+# A lower-case DNS name (labels of 1 to 63 letters, digits and inner hyphens, at most 253 in all,
+# the last not all digits) or 127.0.0.1. Loopback names reach this machine by themselves; the
+# run's proxy routes every other name to the run's servers (`origins`, `network`).
+HOST_PATTERN = (
+    r"^(127\.0\.0\.1|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)$"
+)
+
+
+def _host_name(host: str) -> str:
+    """What the pattern cannot say (pydantic's patterns have no look-ahead)."""
+    if len(host) > 253:
+        raise ValueError(f"{host[:40]}...: a host name has at most 253 characters")
+    if host != "127.0.0.1" and host.rsplit(".", 1)[-1].isdigit():
+        raise ValueError(
+            f"got {host!r}; an IP address other than 127.0.0.1 cannot be served here: "
+            "write a host name (the run routes it to its servers)"
+        )
+    return host
 TOKEN_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 FRONTEND_NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 COOKIE_VALUE_PATTERN = r"^[A-Za-z0-9._~-]*$"
@@ -56,7 +72,7 @@ _PLACEHOLDER_EXAMPLE = {
 # What each pattern asks for, said as the fix.
 _PATTERN_HELP = {
     NAME_PATTERN: "lower-case letters, digits, - and _, starting with a letter or digit",
-    HOST_PATTERN: "localhost, 127.0.0.1 or NAME.localhost, which every engine sends to loopback",
+    HOST_PATTERN: "a lower-case host name such as api.example.com or localhost, or 127.0.0.1",
     TOKEN_PATTERN: "an HTTP token: letters, digits and !#$%&'*+-.^_`|~",
     FRONTEND_NAME_PATTERN: "letters, digits, - and _, as in {frontend:NAME}",
     COOKIE_VALUE_PATTERN: "letters, digits and . _ ~ -",
@@ -177,33 +193,57 @@ class RawRoute(_Model):
 
 
 class Backend(_Model):
-    """The fixture FastAPI app (`cors_harness._backend.app`), served on its own loopback port."""
+    """The fixture FastAPI app (`cors_harness._backend.app`), on the origin written here."""
 
+    scheme: Literal["http", "https"] = "http"
     host: str = Field("localhost", pattern=HOST_PATTERN)
+    port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="The origin's port as the browser sees it (443: https://api.example.com); "
+        "default: one the OS picks at run time. Not one of the Fetch standard's bad ports.",
+    )
     cors: Cors | None = Field(description="CORSMiddleware settings; null means no CORS middleware.")
     middleware: list[Layer] = Field(
         [], description="Extra layers, listed from the outermost in; each outside or inside CORS."
     )
     routes: list[RawRoute] = Field([], description="Raw routes, answered before any middleware.")
 
+    @field_validator("port")
+    @classmethod
+    def _not_blocked(cls, port: int | None) -> int | None:
+        return _http.port(port)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, host: str) -> str:
+        return _host_name(host)
+
 
 class Frontend(_Model):
     """A named origin: static pages served on its own port of the given host."""
 
-    scheme: Literal["http"] = "http"
+    scheme: Literal["http", "https"] = "http"
     host: str = Field(pattern=HOST_PATTERN)
     port: int | None = Field(
         None,
         ge=1,
         le=65535,
-        description="A fixed port, for an app under test that lists e.g. http://localhost:3000; "
-        "default: one the OS picks at run time. Not one of the Fetch standard's bad ports.",
+        description="The origin's port as the browser sees it, as an app under test lists it "
+        "(https://app.example.com: 443; http://localhost:3000: 3000); default: one the OS picks "
+        "at run time. Not one of the Fetch standard's bad ports.",
     )
 
     @field_validator("port")
     @classmethod
     def _not_blocked(cls, port: int | None) -> int | None:
         return _http.port(port)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, host: str) -> str:
+        return _host_name(host)
 
 
 class Cookie(_Model):
@@ -526,6 +566,10 @@ def _placeholders(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
                 yield ("backend", "routes", index, part, "headers", pair, 1), value
 
 
+def _loopback(host: str) -> bool:
+    return host in {"localhost", "127.0.0.1"} or host.endswith(".localhost")
+
+
 def check_references(scenario: Scenario, fail: Callable[[Loc, str], NoReturn]) -> None:
     """What one field cannot check alone: names that must exist, values that must differ.
 
@@ -537,16 +581,24 @@ def check_references(scenario: Scenario, fail: Callable[[Loc, str], NoReturn]) -
             kind, name, _ = match.groups()
             if kind == "frontend" and name not in scenario.frontends:
                 fail(loc, f"placeholder {match.group(0)!r} names no frontend; declared: {declared}")
-    ports: dict[int, str] = {}
-    for name, frontend in scenario.frontends.items():
-        if frontend.port is not None:
-            if frontend.port in ports:
-                fail(
-                    ("frontends", name, "port"),
-                    f"frontend {ports[frontend.port]!r} has port {frontend.port} already; "
-                    "each frontend listens on a port of its own",
-                )
-            ports[frontend.port] = name
+    # One server per (host, port) the browser asks for; on loopback names a fixed port is bound
+    # for real, so two loopback names cannot share one either.
+    claimed: dict[tuple[str, int], str] = {}
+    servers: list[tuple[Loc, str, Backend | Frontend]] = [
+        (("backend", "port"), "the backend", scenario.backend),
+        *((("frontends", n, "port"), f"frontend {n!r}", f) for n, f in scenario.frontends.items()),
+    ]
+    for loc, who, server in servers:
+        if server.port is None:
+            continue
+        key = ("", server.port) if _loopback(server.host) else (server.host, server.port)
+        if key in claimed:
+            fail(
+                loc,
+                f"{claimed[key]} is on {server.host if key[0] else 'loopback'} port "
+                f"{server.port} already; each origin has a server of its own",
+            )
+        claimed[key] = who
     names: set[str] = set()
     for index, request in enumerate(scenario.requests):
         if request.name in names:

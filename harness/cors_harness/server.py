@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+    from cors_harness.tls import ServerCertificate
+
 LOOPBACK = "127.0.0.1"
 # How long a server may take to start (an app's lifespan start-up included) and to stop.
 START_S = 10
@@ -121,7 +123,12 @@ def listen(ports: Sequence[int], *, name: str) -> Iterator[list[socket.socket]]:
 
 @contextmanager
 def serve_on(
-    app: ASGIApp, sockets: Sequence[socket.socket], *, name: str, lifespan: bool = False
+    app: ASGIApp,
+    sockets: Sequence[socket.socket],
+    *,
+    name: str,
+    lifespan: bool = False,
+    certificate: ServerCertificate | None = None,
 ) -> Iterator[None]:
     """Serve `app` on `sockets` until the block ends, on every path.
 
@@ -143,6 +150,9 @@ def serve_on(
         server_header=False,
         date_header=False,
         timeout_graceful_shutdown=1,
+        # https: the run's certificate for the scenario's host names (`tls`).
+        ssl_keyfile=str(certificate.key_file) if certificate else None,
+        ssl_certfile=str(certificate.chain_file) if certificate else None,
     )
     server = uvicorn.Server(config)
 
@@ -185,11 +195,51 @@ def serve_on(
 
 @contextmanager
 def serve(
-    app: ASGIApp, *, ports: Sequence[int] = (0,), name: str = "server"
+    app: ASGIApp,
+    *,
+    ports: Sequence[int] = (0,),
+    name: str = "server",
+    certificate: ServerCertificate | None = None,
 ) -> Iterator[list[int]]:
     """Serve `app` on loopback, one socket per port (0: the OS picks); yield the ports bound.
 
-    Stops on every path. The app's lifespan does not run.
+    Over TLS with `certificate`. Stops on every path. The app's lifespan does not run.
     """
-    with listen(ports, name=name) as sockets, serve_on(app, sockets, name=name):
+    with (
+        listen(ports, name=name) as sockets,
+        serve_on(app, sockets, name=name, certificate=certificate),
+    ):
         yield [sock.getsockname()[1] for sock in sockets]
+
+
+@contextmanager
+def serve_frontends(
+    app: ASGIApp,
+    wanted: Sequence[tuple[int, bool]],
+    *,
+    name: str,
+    certificate: ServerCertificate | None,
+) -> Iterator[list[int]]:
+    """Serve the frontend pages on each (port, over TLS) wanted; yield the ports, in order.
+
+    One server for the plain ones and one for the TLS ones: uvicorn's TLS is per server.
+    """
+    ports: list[int] = [0] * len(wanted)
+    with ExitStack() as stack:
+        for tls in (False, True):
+            indexes = [i for i, (_, secure) in enumerate(wanted) if secure is tls]
+            if not indexes:
+                continue
+            if tls and certificate is None:
+                raise FixtureError(f"{name}: an https frontend needs the run's certificate")
+            bound = stack.enter_context(
+                serve(
+                    app,
+                    ports=[wanted[i][0] for i in indexes],
+                    name=f"{name}-{'https' if tls else 'http'}",
+                    certificate=certificate if tls else None,
+                )
+            )
+            for i, port in zip(indexes, bound, strict=True):
+                ports[i] = port
+        yield ports

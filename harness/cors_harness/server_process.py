@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack, suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cors_harness._exceptions import FixtureError
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from cors_harness._backend.layers import LayerSpec, RawRouteSpec
+    from cors_harness.tls import ServerCertificate
 
 # Longer than the recorder's wait for a response head to settle (recorder.SETTLE_S).
 ANSWER_TIMEOUT_S = 8.0
@@ -74,10 +76,27 @@ class ServerProcess:
     ) -> None:
         self.stop()
 
-    def open(self, name: str, frontend_ports: Sequence[int]) -> tuple[list[int], int]:
-        """Bind the frontends (0: a port chosen now) and the backend; return their ports."""
+    def open(
+        self,
+        name: str,
+        frontends: Sequence[tuple[int, bool]],
+        backend_tls: bool = False,
+        certificate: ServerCertificate | None = None,
+        backend_port: int = 0,
+    ) -> tuple[list[int], int]:
+        """Bind the frontends, each (port, over TLS), and the backend, 0 for a port chosen now;
+        return their ports. TLS servers use `certificate`."""
         answer = self._ask(
-            {"op": "open", "name": name, "frontend_ports": list(frontend_ports)},
+            {
+                "op": "open",
+                "name": name,
+                "frontends": [list(f) for f in frontends],
+                "backend_tls": backend_tls,
+                "backend_port": backend_port,
+                "certificate": None
+                if certificate is None
+                else [str(certificate.key_file), str(certificate.chain_file)],
+            },
             START_TIMEOUT_S if not self._started else self.answer_timeout_s,
         )
         self._started = True
@@ -200,7 +219,8 @@ def _child() -> None:
     from cors_harness._backend.layers import LayerSpec, RawAnswer, RawRouteSpec
     from cors_harness.frontend import create_frontend_app
     from cors_harness.recorder import Recorder
-    from cors_harness.server import Deferred, serve
+    from cors_harness.server import Deferred, serve, serve_frontends
+    from cors_harness.tls import ServerCertificate
 
     out = sys.stdout.buffer
     # Nothing else may write to the channel.
@@ -215,15 +235,23 @@ def _child() -> None:
             try:
                 if op == "open":
                     name = command["name"]
+                    paths = command["certificate"]
+                    certificate = None if paths is None else ServerCertificate(*map(Path, paths))
                     answer["frontend_ports"] = stack.enter_context(
-                        serve(
+                        serve_frontends(
                             create_frontend_app(),
-                            ports=command["frontend_ports"],
+                            [(port, tls) for port, tls in command["frontends"]],
                             name=f"{name}-frontends",
+                            certificate=certificate,
                         )
                     )
                     (answer["backend_port"],) = stack.enter_context(
-                        serve(recorder, name=f"{name}-backend")
+                        serve(
+                            recorder,
+                            ports=[command["backend_port"]],
+                            name=f"{name}-backend",
+                            certificate=certificate if command["backend_tls"] else None,
+                        )
                     )
                 elif op == "configure":
                     layers = [LayerSpec(*la) for la in command["layers"]]

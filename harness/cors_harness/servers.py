@@ -13,35 +13,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from cors_harness._backend.layers import LayerSpec, RawAnswer, RawRouteSpec
+from cors_harness._exceptions import FixtureError
 from cors_harness.frontend import create_frontend_app
+from cors_harness.origins import Origins, endpoint, is_loopback
+from cors_harness.portlock import fixed_ports
 from cors_harness.recorder import Evidence, Recorder
-from cors_harness.scenario import PLACEHOLDER, Backend, Cors, HeaderLayer, Scenario
-from cors_harness.server import listen, serve, serve_on
+from cors_harness.scenario import Backend, Cors, HeaderLayer, Scenario
+from cors_harness.server import listen, serve_frontends, serve_on
 from cors_harness.server_process import ServerProcess
 
 if TYPE_CHECKING:
-    import re
     from collections.abc import Callable, Iterator
 
     from starlette.types import ASGIApp
 
-
-@dataclass(frozen=True)
-class Origins:
-    """Where one scenario's servers listen, once their ports are known."""
-
-    backend: str
-    frontends: dict[str, str]
-
-    def substitute(self, text: str) -> str:
-        def replace(match: re.Match[str]) -> str:
-            kind, name, part = match.groups()
-            origin = self.backend if kind == "backend" else self.frontends[name]
-            scheme, rest = origin.split("://", 1)
-            host, port = rest.rsplit(":", 1)
-            return {"scheme": scheme, "host": host, "port": port}.get(part or "", origin)
-
-        return PLACEHOLDER.sub(replace, text)
+    from cors_harness.network import RunNetwork
 
 
 def cors_kwargs(cors: Cors, origins: Origins) -> dict[str, Any]:
@@ -93,44 +79,94 @@ class UserApp:
 
 @contextmanager
 def scenario_servers(
-    scenario: Scenario, app: AppFactory | None = None
+    scenario: Scenario, app: AppFactory | None = None, network: RunNetwork | None = None
 ) -> Iterator[tuple[Origins, Evidence]]:
     """Start the scenario's frontends and its recorded backend; stop both on every path.
 
     The backend is the fixture app configured by the scenario, in a child process, or
     `app(origins)` when given: a user's own application, in this process, behind the recorder,
-    its lifespan started before this yields and shut down when the block ends.
+    its lifespan started before this yields and shut down when the block ends. Origins on
+    other names than loopback ones, and https, need the run's `network`: its proxy routes the
+    names to the servers while the block runs, its authority signs their certificate.
     """
     label = app.name if isinstance(app, UserApp) else f"{scenario.name}-backend"
+    backend = scenario.backend
     names = list(scenario.frontends)
-    wanted = [scenario.frontends[name].port or 0 for name in names]
+    written = [
+        (scenario.frontends[n].scheme, scenario.frontends[n].host, scenario.frontends[n].port)
+        for n in names
+    ]
+    # A fixed port is bound only on a loopback name; others get theirs from the proxy.
+    wanted = [
+        (port if port is not None and is_loopback(host) else 0, scheme == "https")
+        for scheme, host, port in written
+    ]
+    needs_network = backend.scheme == "https" or any(
+        scheme == "https" or not is_loopback(host)
+        for scheme, host, _ in [*written, (backend.scheme, backend.host, backend.port)]
+    )
+    if needs_network and network is None:
+        raise FixtureError(
+            f"{scenario.name}: https and host names other than localhost, 127.0.0.1 and "
+            "NAME.localhost need the run's network: run the scenario through a Harness"
+        )
+    certificate = None
+    if any(tls for _, tls in wanted) or backend.scheme == "https":
+        assert network is not None
+        certificate = network.certificate({backend.host, *(host for _, host, _ in written)})
+    backend_fixed = backend.port if backend.port is not None and is_loopback(backend.host) else 0
     with ExitStack() as stack:
+        # Fixed ports are bound for real only on loopback names; another process of the run
+        # (an xdist worker) waits for its turn instead of failing to bind.
+        bound = sorted({p for p, _ in wanted if p} | ({backend_fixed} if backend_fixed else set()))
+        stack.enter_context(fixed_ports(bound))
         if app is None:
             child = stack.enter_context(ServerProcess())
-            ports, backend_port = child.open(scenario.name, wanted)
+            ports, backend_port = child.open(
+                scenario.name,
+                wanted,
+                backend_tls=backend.scheme == "https",
+                certificate=certificate,
+                backend_port=backend_fixed,
+            )
         else:
             ports = stack.enter_context(
-                serve(create_frontend_app(), ports=wanted, name=f"{scenario.name}-frontends")
+                serve_frontends(
+                    create_frontend_app(),
+                    wanted,
+                    name=f"{scenario.name}-frontends",
+                    certificate=certificate,
+                )
             )
             # The app is built from the origins, so its port is bound before it can be served.
-            sockets = stack.enter_context(listen([0], name=label))
+            sockets = stack.enter_context(listen([backend_fixed], name=label))
             backend_port = sockets[0].getsockname()[1]
         origins = Origins(
-            backend=f"http://{scenario.backend.host}:{backend_port}",
-            frontends={
-                name: f"{scenario.frontends[name].scheme}://{scenario.frontends[name].host}:{port}"
-                for name, port in zip(names, ports, strict=True)
+            backend_endpoint=endpoint(backend.scheme, backend.host, backend.port, backend_port),
+            frontend_endpoints={
+                name: endpoint(scheme, host, port, local)
+                for name, (scheme, host, port), local in zip(names, written, ports, strict=True)
             },
         )
+        if network is not None:
+            stack.enter_context(network.routes(origins.endpoints()))
         evidence: Evidence
         if app is None:
-            cors = scenario.backend.cors
-            layers, routes = backend_layers(scenario.backend, origins)
+            cors = backend.cors
+            layers, routes = backend_layers(backend, origins)
             child.configure(None if cors is None else cors_kwargs(cors, origins), layers, routes)
             evidence = child
         else:
             evidence = recorder = Recorder(app(origins))
-            stack.enter_context(serve_on(recorder, sockets, name=label, lifespan=True))
+            stack.enter_context(
+                serve_on(
+                    recorder,
+                    sockets,
+                    name=label,
+                    lifespan=True,
+                    certificate=certificate if backend.scheme == "https" else None,
+                )
+            )
         yield origins, evidence
 
 

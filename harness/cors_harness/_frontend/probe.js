@@ -28,9 +28,16 @@ async function corsProbeOne(spec) {
       headers: headers,
       response_type: response.type,
       redirected: response.redirected,
+      secure_context: window.isSecureContext,
     };
   } catch (error) {
-    return { probe: spec.probe, received: false, error: String(error), timed_out: timedOut };
+    return {
+      probe: spec.probe,
+      received: false,
+      error: String(error),
+      timed_out: timedOut,
+      secure_context: window.isSecureContext,
+    };
   } finally {
     clearTimeout(timer);
   }

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from cors_harness.engines.base import LaunchedBrowser
+    from cors_harness.network import BrowserNetwork
 
 EngineName = Literal[
     "playwright-bundled", "playwright-channel", "playwright-system", "playwright-bidi", "webdriver"
@@ -181,6 +182,57 @@ def plan_engine(playwright: Playwright, browser: Browser, overrides: Overrides) 
     return plan
 
 
+# How each engine comes to accept the run's certificates, and what was checked to hold with it
+# (tests/test_https.py): pages are secure contexts; Secure and __Host- cookies are stored and
+# sent; Origin is the https origin as written.
+TRUST = {
+    "chromium": "pins the run's authority (--ignore-certificate-errors-spki-list)",
+    "firefox": "accepts the run's certificates (ignore_https_errors)",
+    "webkit": "accepts the run's certificates (acceptInsecureCerts)",
+}
+
+
+def network_launch_options(browser: Browser, network: BrowserNetwork) -> dict[str, object]:
+    """Launch options that point a Playwright browser at the run's proxy and authority.
+
+    Chromium: Playwright's proxy (which, unlike a bare --proxy-server, also proxies loopback
+    names unless they are listed to bypass it), and the authority's key pinned with
+    --ignore-certificate-errors-spki-list, which keeps pages secure contexts (Playwright's
+    ignore_https_errors does not: pages become 'insecure-broken'). Firefox over BiDi: the proxy
+    through its preferences (Playwright's proxy option covers only http there).
+    """
+    if browser == "chromium":
+        return {
+            "proxy": {"server": network.proxy_url, "bypass": ",".join(network.bypass)},
+            "args": [
+                *CHROMIUM_ARGS,
+                f"--ignore-certificate-errors-spki-list={network.authority_spki_sha256}",
+            ],
+        }
+    return {
+        "firefox_user_prefs": {
+            "network.proxy.type": 1,
+            "network.proxy.http": "127.0.0.1",
+            "network.proxy.http_port": network.proxy_port,
+            "network.proxy.ssl": "127.0.0.1",
+            "network.proxy.ssl_port": network.proxy_port,
+            "network.proxy.no_proxies_on": ", ".join(
+                b.replace("*.", ".") for b in network.bypass
+            ),
+        }
+    }
+
+
+def network_context_options(
+    browser: Browser, network: BrowserNetwork | None
+) -> dict[str, object]:
+    """Context options for the run's authority: Firefox is told to accept its certificates
+    (checked: pages stay secure contexts, Secure and __Host- cookies are kept and sent)."""
+    if network is None or browser != "firefox":
+        return {}
+    return {"ignore_https_errors": True}
+
+
 class Browsers:
     """Launches each requested browser and owns it, with Playwright and Xvfb, until exit.
 
@@ -197,8 +249,10 @@ class Browsers:
         *,
         headless: bool = True,
         timeouts: EngineTimeouts | None = None,
+        network: BrowserNetwork | None = None,
     ) -> None:
         self.names = list(dict.fromkeys(names))
+        self.network = network
         self.headless = headless
         self.overrides = Overrides.from_env().merged(overrides or Overrides())
         self.timeouts = timeouts or EngineTimeouts.from_env()
@@ -306,7 +360,9 @@ class Browsers:
             display = os.environ.get("DISPLAY") or owned.enter_context(
                 virtual_display(timeouts.launch_s, timeouts.close_s)
             )
-            webkit = WebKitGTKBrowser(plan.executable, plan.driver, display, timeouts)
+            webkit = WebKitGTKBrowser(
+                plan.executable, plan.driver, display, timeouts, self.network
+            )
             owned.callback(webkit.close)
             return webkit
         browser_type = getattr(playwright, plan.browser)
@@ -317,6 +373,8 @@ class Browsers:
             kwargs["channel"] = plan.channel
         if plan.browser == "chromium":
             kwargs["args"] = CHROMIUM_ARGS
+        if self.network is not None:
+            kwargs.update(network_launch_options(plan.browser, self.network))
         what = f"{plan.browser}: launch via {plan.engine} ({plan.executable or plan.channel})"
         before = children(self._drivers)
         try:
@@ -334,13 +392,22 @@ class Browsers:
             engine=plan.engine,
             executable=plan.executable or plan.channel,
         )
-        launched = PlaywrightBrowser(browser, info, timeouts, pid, frozenset(self._drivers))
+        # Firefox has no launch option for a certificate authority; see network_context_options.
+        launched = PlaywrightBrowser(
+            browser,
+            info,
+            timeouts,
+            pid,
+            frozenset(self._drivers),
+            network_context_options(plan.browser, self.network),
+        )
         owned.callback(launched.close)
         return launched
 
 
 __all__ = [
     "FIX",
+    "TRUST",
     "Browsers",
     "EngineBroken",
     "EnginePlan",

@@ -112,8 +112,10 @@ class PlaywrightBrowser:
         timeouts: EngineTimeouts,
         pid: int | None,
         drivers: frozenset[int],
+        context_options: dict[str, object] | None = None,
     ) -> None:
         self.browser = browser
+        self.context_options = context_options or {}
         self.info = info
         self.timeouts = timeouts
         self.pid = pid
@@ -150,7 +152,7 @@ class PlaywrightBrowser:
     @contextmanager
     def session(self) -> Iterator[PlaywrightSession]:
         with self.bounded("new context", self.timeouts.session_s):
-            context = self.browser.new_context()
+            context = self.browser.new_context(**self.context_options)  # type: ignore[arg-type]
         try:
             yield PlaywrightSession(self, context)
         finally:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from cors_harness.engines.timeouts import EngineTimeouts
+    from cors_harness.network import BrowserNetwork
 
 T = TypeVar("T")
 
@@ -111,9 +112,15 @@ class WebKitGTKBrowser:
     """One WebKitWebDriver service per launch; a new automation session per browser context."""
 
     def __init__(
-        self, minibrowser: str, driver: str, display: str | None, timeouts: EngineTimeouts
+        self,
+        minibrowser: str,
+        driver: str,
+        display: str | None,
+        timeouts: EngineTimeouts,
+        network: BrowserNetwork | None = None,
     ) -> None:
         self.minibrowser = minibrowser
+        self.network = network
         self.timeouts = timeouts
         self.broken = False
         env = dict(os.environ)
@@ -161,6 +168,15 @@ class WebKitGTKBrowser:
         options.binary_location = self.minibrowser
         options.add_argument("--automation")
         options.timeouts = {"pageLoad": int(self.timeouts.navigation_s * 1000)}
+        if self.network is not None:
+            # MiniBrowser's own proxy option; WebDriver's `proxy` capability would make WebKit
+            # speak TLS to the proxy, which a plain forward proxy cannot answer.
+            options.add_argument(f"--proxy={self.network.proxy_url}")
+            # One option per name: MiniBrowser reads a list of them, not a comma-separated one.
+            for host in self.network.bypass:
+                options.add_argument(f"--ignore-host={host}")
+            # Checked: with it, pages stay secure contexts, Secure and __Host- cookies are kept.
+            options.set_capability("acceptInsecureCerts", True)
         return options
 
     @contextmanager

@@ -1,0 +1,69 @@
+"""Production origins in real browsers: https on real host names with their default ports,
+served by this run's servers through its proxy and certificate authority."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from cors_harness.results import Result
+from cors_harness.scenario import BROWSERS, Browser, load_scenario
+
+if TYPE_CHECKING:
+    from cors_harness.runner import Harness
+
+SCENARIO = Path(__file__).parent / "scenarios" / "https.yaml"
+
+Cells = dict[tuple[str, Browser], Result]
+
+
+@pytest.fixture(scope="module")
+def cells(harness: Harness) -> Cells:
+    return {(r.request, r.browser): r for r in harness.run_scenario(load_scenario(SCENARIO))}
+
+
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("kind", BROWSERS)]
+
+
+def test_every_expectation_is_met(cells: Cells, kind: Browser) -> None:
+    unmet = {r.request: r.mismatches for (_, b), r in cells.items() if b == kind and r.mismatches}
+    assert unmet == {}
+
+
+def test_the_origin_is_the_one_written_default_port_left_out(cells: Cells, kind: Browser) -> None:
+    result = cells["spa-get", kind]
+    assert result.frontend_origin == "https://app.example.com"
+    assert result.url.startswith("https://api.example.com/items/?")
+    (exchange,) = result.evidence
+    assert exchange.origin == "https://app.example.com"
+    headers = {k.lower(): v for k, v in exchange.request_headers}
+    assert headers["host"] == "api.example.com"
+    assert exchange.response_header("access-control-allow-origin") == ["https://app.example.com"]
+
+
+def test_https_pages_are_secure_contexts_and_http_ones_are_not(
+    cells: Cells, kind: Browser
+) -> None:
+    assert cells["spa-get", kind].secure_context is True
+    assert cells["partner-get", kind].secure_context is True
+    legacy = cells["legacy-get", kind]
+    assert legacy.secure_context is False
+    # Same host name, other scheme: another origin, not in allow_origins.
+    assert legacy.frontend_origin == "http://app.example.com"
+    assert legacy.evidence[0].origin == "http://app.example.com"
+    assert legacy.evidence[0].response_header("access-control-allow-origin") == []
+
+
+def test_secure_and_host_prefixed_cookies_are_stored_and_sent(cells: Cells, kind: Browser) -> None:
+    result = cells["spa-session", kind]
+    assert result.cookie_sent
+    (exchange,) = result.evidence
+    assert sorted(exchange.cookies_sent) == ["__Host-id", "sid"]
+
+
+def test_a_preflight_goes_to_the_https_origin(cells: Cells, kind: Browser) -> None:
+    preflight, actual = cells["spa-put-json", kind].evidence
+    assert preflight.preflight
+    assert preflight.origin == actual.origin == "https://app.example.com"
