@@ -10,6 +10,8 @@ import pytest
 
 from cors_harness.results import Result
 from cors_harness.scenario import BROWSERS, Browser, load_scenario
+from cors_harness.userapp import observe_app
+from tests.userapp.main import create_app
 
 if TYPE_CHECKING:
     from cors_harness.runner import Harness
@@ -67,3 +69,26 @@ def test_a_preflight_goes_to_the_https_origin(cells: Cells, kind: Browser) -> No
     preflight, actual = cells["spa-put-json", kind].evidence
     assert preflight.preflight
     assert preflight.origin == actual.origin == "https://app.example.com"
+
+
+def test_a_users_app_on_production_origins(harness: Harness, kind: Browser) -> None:
+    # The origins an app's settings list, literally; the app answers on its own https origin.
+    cells = observe_app(
+        harness,
+        app_factory=lambda origins: create_app([origins["spa"]]),
+        backend="https://api.example.com",
+        frontends={"spa": "https://app.example.com", "old": "http://app.example.com"},
+        requests=[
+            {"name": "me", "frontend": "spa", "path": "/api/me", "credentials": "include"},
+            {"name": "old", "frontend": "old", "path": "/api/me"},
+        ],
+        browsers=[kind],
+    )
+    me = cells["me", kind]
+    assert (me.outcome, me.frontend_origin, me.secure_context) == (
+        "allowed",
+        "https://app.example.com",
+        True,
+    )
+    assert me.url.startswith("https://api.example.com/api/me?")
+    assert cells["old", kind].outcome == "blocked-response"

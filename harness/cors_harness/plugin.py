@@ -30,13 +30,12 @@ from cors_harness.claims import claim_verdicts
 from cors_harness.engines import EngineTimeouts, Overrides
 from cors_harness.expect import mismatches
 from cors_harness.explain import explain
-from cors_harness.portlock import fixed_ports
 from cors_harness.processes import owned_processes
 from cors_harness.report import claims_disagree, write_reports
 from cors_harness.results import ClaimVerdict, Environment, Result, RunResults
 from cors_harness.runner import Harness
 from cors_harness.scenario import BROWSERS, Browser, Request, Scenario, load_scenario
-from cors_harness.userapp import frontend_fields, observe_app
+from cors_harness.userapp import observe_app
 from cors_harness.xvfb import virtual_display
 
 if TYPE_CHECKING:
@@ -452,18 +451,6 @@ class Cells(Mapping[tuple[str, str], Result]):
         return f"Cells({outcomes!r})"
 
 
-def _fixed_ports(frontends: object) -> list[int]:
-    """The fixed ports among frontends as cors_observe takes them; observe_app judges the rest."""
-    ports = []
-    if isinstance(frontends, Mapping):
-        for name, frontend in frontends.items():
-            fields = frontend_fields(name, frontend)
-            port = fields.get("port") if isinstance(fields, Mapping) else None
-            if isinstance(port, int):
-                ports.append(port)
-    return ports
-
-
 @pytest.fixture
 def cors_observe(
     request: pytest.FixtureRequest, cors_harness: Harness, cors_browser: str
@@ -499,8 +486,8 @@ def cors_observe(
             _misuse(f"unknown browser {cors_browser!r}; choose {', '.join(BROWSERS)}")
         options.setdefault("name", test_name if calls == 1 else f"{test_name} ({calls})")
         try:
-            with fixed_ports(_fixed_ports(options.get("frontends"))):
-                cells = observe_app(cors_harness, app, browsers=[cors_browser], **options)
+            # The servers lock the fixed ports they bind (cors_harness.portlock).
+            cells = observe_app(cors_harness, app, browsers=[cors_browser], **options)
         except HarnessError as exc:
             _misuse(str(exc).removeprefix("observe_app: "))
         found = list(cells.values())

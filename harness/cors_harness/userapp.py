@@ -43,10 +43,10 @@ def load_app(target: str) -> ASGIApp:
     return app
 
 
-def frontend_fields(name: str, frontend: object) -> object:
-    """A frontend as given to observe_app: its fields, or an origin as the app's CORS settings
-    list it (`"http://localhost:3000"`), which stands for its scheme, host and port; the model
-    judges them as it judges fields."""
+def frontend_fields(name: str, frontend: object, where: str = "frontends") -> object:
+    """A frontend (or the backend) as given to observe_app: its fields, or an origin as the
+    app's CORS settings list it (`"http://localhost:3000"`), which stands for its scheme, host
+    and port; the model judges them as it judges fields."""
     if not isinstance(frontend, str):
         return frontend
     shape = "write an origin as 'SCHEME://HOST:PORT', or give {'host': ..., 'port': ...}"
@@ -55,7 +55,7 @@ def frontend_fields(name: str, frontend: object) -> object:
         port = parts.port
     except ValueError:
         raise HarnessError(
-            f"observe_app: frontends.{name}: {frontend!r}: bad port; {shape}"
+            f"observe_app: {where}{name}: {frontend!r}: bad port; {shape}"
         ) from None
     if (
         not parts.scheme
@@ -66,10 +66,16 @@ def frontend_fields(name: str, frontend: object) -> object:
         or parts.query
         or parts.fragment
     ):
-        raise HarnessError(f"observe_app: frontends.{name}: {frontend!r} is not an origin; {shape}")
+        raise HarnessError(f"observe_app: {where}{name}: {frontend!r} is not an origin; {shape}")
     # An origin without a port has its scheme's own.
     default = {"http": 80, "https": 443}.get(parts.scheme)
     return {"scheme": parts.scheme, "host": parts.hostname, "port": port or default}
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise HarnessError(f"observe_app: backend: expected an origin or a mapping, got {value!r}")
+    return dict(value)
 
 
 def observe_app(
@@ -82,21 +88,31 @@ def observe_app(
     backend_host: str = "localhost",
     browsers: Iterable[Browser] | None = None,
     name: str = "app",
+    backend: str | Mapping[str, Any] | None = None,
 ) -> Observations:
     """Run `requests` from `frontends` against the user's app; cells keyed (request, browser).
 
     Give `app` (an ASGI app or an import path) when its CORS origins are fixed, with frontends on
     the matching fixed `port`; give `app_factory` to build the app from the frontends' run-time
     origins ({name: "http://localhost:PORT"}), as an app that reads its settings would.
+    `backend` is the app's own origin when it matters (`"https://api.example.com"`, or its
+    scheme, host and port); by default `http://{backend_host}` on a run-time port.
     """
     if (app is None) == (app_factory is None):
         raise HarnessError("give either app (an ASGI app or 'module:attribute') or app_factory")
     data: dict[str, Any] = {
         "name": name,
-        "backend": {"host": backend_host, "cors": None},
+        "backend": {
+            **(
+                {"host": backend_host}
+                if backend is None
+                else _mapping(frontend_fields("", backend, where="backend"))
+            ),
+            "cors": None,
+        },
         # What is not a mapping is left to the model, which says what it expected.
         "frontends": (
-            {key: frontend_fields(key, value) for key, value in frontends.items()}
+            {key: frontend_fields(f".{key}", value) for key, value in frontends.items()}
             if isinstance(frontends, Mapping)
             else frontends
         ),
