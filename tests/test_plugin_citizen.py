@@ -424,3 +424,34 @@ def test_last_failed_and_failed_first_select_scenario_cells(pytester: pytest.Pyt
     first.stdout.fnmatch_lines(["run-last-failure: rerun previous 2 failures first"])
     ran = [line.split()[0] for line in first.outlines if line.endswith("%]")]
     assert ran == [*failed, "api.cors.yaml::list[chromium]"]
+
+
+# --- a project with a package of the name we once used -----------------------------------
+
+
+def test_a_project_with_its_own_harness_package_keeps_it_and_the_plugin_works(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(myapp=APP)
+    package = pytester.mkpydir("harness")
+    (package / "__init__.py").write_text('NAME = "theirs"\n')
+    (package / "plugin.py").write_text('WHO = "theirs too"\n')
+    pytester.makepyfile(
+        test_own=COMMON
+        + """
+
+def test_their_harness_is_theirs():
+    import harness
+    import harness.plugin
+
+    assert (harness.NAME, harness.plugin.WHO) == ("theirs", "theirs too")
+
+
+def test_cells(cors_observe):
+    cells = cors_observe(app_factory=factory, frontends=FRONTENDS, requests=[ME, STRANGER])
+    assert cells["me"].outcome == "allowed"
+    assert cells["stranger"].outcome == "blocked-response"
+"""
+    )
+    result = pytester.runpytest_subprocess("--browser", "chromium", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
