@@ -192,37 +192,8 @@ class RawRoute(_Model):
     )
 
 
-class Backend(_Model):
-    """The fixture FastAPI app (`cors_harness._backend.app`), on the origin written here."""
-
-    scheme: Literal["http", "https"] = "http"
-    host: str = Field("localhost", pattern=HOST_PATTERN)
-    port: int | None = Field(
-        None,
-        ge=1,
-        le=65535,
-        description="The origin's port as the browser sees it (443: https://api.example.com); "
-        "default: one the OS picks at run time. Not one of the Fetch standard's bad ports.",
-    )
-    cors: Cors | None = Field(description="CORSMiddleware settings; null means no CORS middleware.")
-    middleware: list[Layer] = Field(
-        [], description="Extra layers, listed from the outermost in; each outside or inside CORS."
-    )
-    routes: list[RawRoute] = Field([], description="Raw routes, answered before any middleware.")
-
-    @field_validator("port")
-    @classmethod
-    def _not_blocked(cls, port: int | None) -> int | None:
-        return _http.port(port)
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, host: str) -> str:
-        return _host_name(host)
-
-
-class Frontend(_Model):
-    """A named origin: static pages served on its own port of the given host."""
+class _Server(_Model):
+    """An origin the browser addresses: scheme, host name and the port as the browser sees it."""
 
     scheme: Literal["http", "https"] = "http"
     host: str = Field(pattern=HOST_PATTERN)
@@ -230,7 +201,7 @@ class Frontend(_Model):
         None,
         ge=1,
         le=65535,
-        description="The origin's port as the browser sees it, as an app under test lists it "
+        description="The origin's port as the browser sees it, as an app lists it "
         "(https://app.example.com: 443; http://localhost:3000: 3000); default: one the OS picks "
         "at run time. Not one of the Fetch standard's bad ports.",
     )
@@ -244,6 +215,21 @@ class Frontend(_Model):
     @classmethod
     def _host(cls, host: str) -> str:
         return _host_name(host)
+
+
+class Backend(_Server):
+    """The fixture FastAPI app (`cors_harness._backend.app`), on the origin written here."""
+
+    host: str = Field("localhost", pattern=HOST_PATTERN)
+    cors: Cors | None = Field(description="CORSMiddleware settings; null means no CORS middleware.")
+    middleware: list[Layer] = Field(
+        [], description="Extra layers, listed from the outermost in; each outside or inside CORS."
+    )
+    routes: list[RawRoute] = Field([], description="Raw routes, answered before any middleware.")
+
+
+class Frontend(_Server):
+    """A named origin: static pages served on its own port of the given host."""
 
 
 class Cookie(_Model):
