@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from cors_harness.origins import Endpoint
     from cors_harness.proxy import MappingProxy
 
-# Loopback names go to their servers directly, as without the proxy (`origins.is_loopback`).
+# Loopback names go to their servers directly, as without the proxy (`scenario.is_loopback`).
 BYPASS = ("localhost", "127.0.0.1", "*.localhost")
 
 

@@ -10,22 +10,16 @@ origin is exactly the one written, default port left out.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cors_harness.scenario import PLACEHOLDER
+from cors_harness.scenario import PLACEHOLDER, is_loopback
 
 if TYPE_CHECKING:
+    import re
     from collections.abc import Mapping
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-_LOOPBACK = re.compile(r"^(localhost|127\.0\.0\.1|[a-z0-9]([a-z0-9-]*[a-z0-9])?\.localhost)$")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether every engine sends `host` to this machine without being told."""
-    return _LOOPBACK.match(host) is not None
 
 
 @dataclass(frozen=True)

@@ -552,7 +552,9 @@ def _placeholders(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
                 yield ("backend", "routes", index, part, "headers", pair, 1), value
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether every engine sends `host` to this machine by itself (no proxy needed):
+    localhost, 127.0.0.1 and NAME.localhost (checked in Chromium, Firefox and WebKitGTK)."""
     return host in {"localhost", "127.0.0.1"} or host.endswith(".localhost")
 
 
@@ -577,7 +579,7 @@ def check_references(scenario: Scenario, fail: Callable[[Loc, str], NoReturn]) -
     for loc, who, server in servers:
         if server.port is None:
             continue
-        key = ("", server.port) if _loopback(server.host) else (server.host, server.port)
+        key = ("", server.port) if is_loopback(server.host) else (server.host, server.port)
         if key in claimed:
             fail(
                 loc,
