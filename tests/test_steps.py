@@ -14,7 +14,7 @@ from cors_harness._exceptions import HarnessError
 from cors_harness.frontend import PAGE
 from cors_harness.origins import Endpoint, Origins
 from cors_harness.recorder import PROBE_PARAM
-from cors_harness.results import BrowserInfo, Exchange, PageResult, Result
+from cors_harness.results import BrowserInfo, CookieJar, Exchange, PageResult, Result, StoredCookie
 from cors_harness.runner import Harness, cookie_groups
 from cors_harness.scenario import BROWSERS, parse_scenario
 from cors_harness.userapp import observe_app
@@ -116,6 +116,25 @@ class FakeSession:
             for s in specs
         ]
 
+    def cookie_jar(self, origin: str) -> CookieJar:
+        self.backend.calls.append(("jar", []))
+        names = [n for e in self.backend.exchanges for n in e.cookies_set()]
+        return CookieJar(
+            read_by="fake",
+            sees_partitions=True,
+            cookies=[
+                StoredCookie(
+                    name=n,
+                    domain="localhost",
+                    path="/",
+                    secure=False,
+                    httponly=True,
+                    samesite="lax",
+                )
+                for n in names
+            ],
+        )
+
 
 class FakeBrowser:
     info = BrowserInfo(name="chromium", version="1", engine="fake")
@@ -138,10 +157,11 @@ def run(answers: dict[str, tuple[int, list[tuple[str, str]]]]) -> tuple[FakeBack
     backend = FakeBackend(answers)
     browser = FakeBrowser(backend)
     attempts: dict[str, list[Attempt]] = {}
+    jars: dict[str, CookieJar] = {}
     results = []
     for group in cookie_groups(scenario):
         specs = {r.name: harness._spec(scenario, r, "chromium", ORIGINS) for r in group}
-        pages = harness._run_group(browser, group, specs, ORIGINS, backend, attempts)
+        pages = harness._run_group(browser, group, specs, ORIGINS, backend, attempts, jars)
         for request, page in zip(group, pages, strict=True):
             results.append(
                 harness._result(
@@ -153,6 +173,7 @@ def run(answers: dict[str, tuple[int, list[tuple[str, str]]]]) -> tuple[FakeBack
                     specs[request.name],
                     page,
                     backend,
+                    jars.get(request.name),
                 )
             )
     return backend, results
@@ -161,19 +182,24 @@ def run(answers: dict[str, tuple[int, list[tuple[str, str]]]]) -> tuple[FakeBack
 def test_each_step_runs_alone_then_its_dependents_together() -> None:
     backend, results = run({"/login": (200, LOGGED_IN), "/sign-in": (200, LOGGED_IN)})
     app, other = f"http://localhost:2{PAGE}", f"http://127.0.0.1:3{PAGE}"
+    # The jar is read after each step, before the requests that need its cookies.
     assert backend.calls == [
         (app, ["/login"]),
+        ("jar", []),
         (app, ["/me", "/profile"]),
         (other, ["/orders"]),
+        ("jar", []),
         (app, ["/orders/1"]),
         (app, ["/items/"]),
         ("visit", ["/sign-in"]),
+        ("jar", []),
         (app, ["/settings"]),
     ]
     cells = {r.request: r for r in results}
     assert all(r.outcome == "allowed" for r in results)
     # A dependent counts the login's cookies only; a request with none set up counts any cookie.
     assert (cells["me"].cookie_sent, cells["plain"].cookie_sent) == (False, True)
+    assert (cells["me"].cookie_stored, cells["plain"].cookie_stored) == (True, None)
     visit = cells["sign-in"]
     assert (visit.visit, visit.frontend_origin, visit.status) == (True, "", 200)
     assert visit.evidence[0].cookies_set() == ["session"]

@@ -35,6 +35,8 @@ class Cell(BaseModel):
     preflight_sent: bool
     reached_server: bool
     cookie_sent: bool
+    # Absent from cells with no cookie to send, and from baselines older than the fact.
+    cookie_stored: bool | None = None
     status: int | None
     readable_headers: list[str]
 
@@ -66,6 +68,7 @@ def cell_of(result: Result, read_headers: Iterable[str]) -> Cell:
         preflight_sent=result.preflight_sent,
         reached_server=result.reached_server,
         cookie_sent=result.cookie_sent,
+        cookie_stored=result.cookie_stored,
         status=result.status,
         readable_headers=readable,
     )
@@ -122,8 +125,15 @@ def dump(baseline: Baseline) -> str:
     for request, row in baseline.cells.items():
         lines.append(f"  {request}:")
         for browser, cell in row.items():
-            lines.append(f"    {browser}: {_flow(cell.model_dump(mode='json'))}")
+            lines.append(f"    {browser}: {_flow(_cell_data(cell))}")
     return "\n".join(lines) + "\n"
+
+
+def _cell_data(cell: Cell) -> dict[str, Any]:
+    data = cell.model_dump(mode="json")
+    if data["cookie_stored"] is None:
+        del data["cookie_stored"]
+    return data
 
 
 def drift(baseline: Baseline, result: Result, read_headers: Iterable[str]) -> list[str] | None:

@@ -21,16 +21,25 @@ def mismatches(facts: Facts, result: Result, read_headers: list[str]) -> list[st
     check("preflight_sent", facts.preflight_sent, result.preflight_sent)
     check("reached_server", facts.reached_server, result.reached_server)
     check("cookie_sent", facts.cookie_sent, result.cookie_sent)
+    check("cookie_stored", facts.cookie_stored, result.cookie_stored)
     check("status", facts.status, result.status)
     if facts.readable_headers is not None:
         readable = {h.lower() for h in read_headers if h.lower() in result.readable_headers}
         check(
             "readable_headers", sorted(h.lower() for h in facts.readable_headers), sorted(readable)
         )
+    # A cookie that did not go may never have been stored, or be in another site's partition.
+    if result.cookie_jar is not None:
+        found = [
+            f"{line} ({result.cookie_jar.describe()})" if line.startswith("cookie_") else line
+            for line in found
+        ]
     return found
 
 
 def _show(value: object) -> str:
+    if value is None:
+        return "unknown"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, list):

@@ -30,6 +30,10 @@ def explain(result: Result, problems: list[str], heading: str) -> str:
         f"reached_server={str(result.reached_server).lower()}, "
         f"cookie_sent={str(result.cookie_sent).lower()}, status={result.status}",
     ]
+    if result.cookie_jar is not None:
+        stored = {True: "true", False: "false", None: "unknown"}[result.cookie_stored]
+        lines.append(f"cookie_stored={stored}; {result.cookie_jar.describe()}")
+        lines.append(f"  read by {result.cookie_jar.read_by}")
     if result.readable_headers:
         lines.append("page could read: " + ", ".join(sorted(result.readable_headers)))
     if result.error:

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 # A query parameter does not change what is CORS-safelisted; a custom header would.
 PROBE_PARAM = "cors_probe"
+# A page of the backend's origin that only the harness answers, never the app: WebDriver reads a
+# browser's cookies for the document it shows, so WebKit's jar is read there. It sets nothing,
+# and is not evidence of anything the app did.
+JAR_PATH = "/.well-known/cors-harness/jar"
+JAR_PAGE = b"<!doctype html><title>cookie jar</title>"
 # How long a reader waits for a response head that is being written to become final.
 SETTLE_S = 2.0
 
@@ -60,6 +65,9 @@ class Recorder:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["path"] == JAR_PATH:
+            await _jar_page(send)
             return
         started = time.monotonic()
         query = scope.get("query_string", b"")
@@ -139,6 +147,16 @@ class Recorder:
         self._wait_settled(None)
         with self._lock:
             return list(self.exchanges)
+
+
+async def _jar_page(send: Send) -> None:
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(JAR_PAGE)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": JAR_PAGE})
 
 
 def _one_line(exc: BaseException) -> str:

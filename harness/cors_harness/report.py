@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 LEGEND = (
     "P = preflight reached the server, S = actual request reached the server, "
-    "C = cookie sent; ✗ = expectation not met; ≠ = browsers disagree"
+    "J = its cookies were in the browser's jar, C = cookie sent; "
+    "✗ = expectation not met; ≠ = browsers disagree"
 )
 
 
@@ -24,6 +25,7 @@ def cell_text(result: Result) -> str:
         for mark, on in (
             ("P", result.preflight_sent),
             ("S", result.reached_server),
+            ("J", result.cookie_stored is True),
             ("C", result.cookie_sent),
         )
         if on
@@ -61,6 +63,7 @@ def _disagree(row: dict[str, Result]) -> bool:
             r.outcome,
             r.preflight_sent,
             r.reached_server,
+            r.cookie_stored,
             r.cookie_sent,
             r.status,
             tuple(a.preflight_sent for a in r.attempts),

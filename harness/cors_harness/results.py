@@ -118,6 +118,60 @@ class PageResult(_Model):
     )
 
 
+SameSite = Literal["strict", "lax", "none", "unset"]
+
+
+class StoredCookie(_Model):
+    """One cookie in a browser's jar, as the engine's own automation protocol reports it."""
+
+    name: str
+    domain: str = Field(description="As stored: a host-only cookie has the bare host.")
+    path: str
+    secure: bool
+    httponly: bool
+    samesite: SameSite | None = Field(
+        description="As the engine keeps it: `unset` when the cookie gave none (Chromium applies "
+        "Lax to those); null when the engine's driver does not tell Lax from unset."
+    )
+    partition: str | None = Field(
+        default=None,
+        description="The top-level site a partitioned cookie is keyed by; null for an "
+        "unpartitioned cookie, or when the engine does not report partitions (see `read_by`).",
+    )
+
+
+class CookieJar(_Model):
+    """What a browser context's cookie jar held for the backend before a request ran."""
+
+    read_by: str = Field(description="How the jar was read, and what that reading cannot see.")
+    sees_partitions: bool = Field(
+        description="Cookies kept in another site's partition show in this reading."
+    )
+    cookies: list[StoredCookie]
+    unreadable: str | None = Field(
+        default=None, description="Why the jar could not be read; the cells stand regardless."
+    )
+
+    def names(self) -> set[str]:
+        return {c.name for c in self.cookies}
+
+    def describe(self) -> str:
+        """One line, e.g. `jar: s (SameSite=none, Secure, partition https://a.test)`."""
+        if self.unreadable is not None:
+            return f"jar not read: {self.unreadable}"
+        if not self.cookies:
+            return "jar: no cookie for the backend"
+        parts = []
+        for cookie in self.cookies:
+            attrs = [f"SameSite={cookie.samesite or 'lax or unset'}"]
+            if cookie.secure:
+                attrs.append("Secure")
+            if cookie.partition:
+                attrs.append(f"partition {cookie.partition}")
+            parts.append(f"{cookie.name} ({', '.join(attrs)})")
+        return "jar: " + "; ".join(parts)
+
+
 class BrowserInfo(_Model):
     name: Browser
     version: str
@@ -159,6 +213,14 @@ class Result(_Model):
     reached_server: bool
     cookie_sent: Annotated[bool, BeforeValidator(_none_is_false)] = Field(
         description="The actual request carried the request's set-up cookies (any cookie if none)."
+    )
+    cookie_stored: bool | None = Field(
+        default=None,
+        description="The browser's jar held every cookie the request was meant to send, before "
+        "it ran; null when it has none to send, or when the jar reading cannot tell.",
+    )
+    cookie_jar: CookieJar | None = Field(
+        default=None, description="The jar as read before the request ran; null if not read."
     )
     status: int | None
     readable_headers: dict[str, str]

@@ -22,6 +22,7 @@ from cors_harness.recorder import PROBE_PARAM
 from cors_harness.results import (
     Attempt,
     BrowserInfo,
+    CookieJar,
     Environment,
     PageResult,
     Result,
@@ -36,7 +37,7 @@ from cors_harness.scenario import (
 from cors_harness.servers import AppFactory, scenario_servers
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from types import TracebackType
 
     from cors_harness.origins import Origins
@@ -91,6 +92,28 @@ def cookie_groups(scenario: Scenario) -> list[list[Request]]:
     return [
         sorted(group, key=lambda r: len(scenario.steps_before(r.name))) for group in groups.values()
     ]
+
+
+def expected_cookies(scenario: Scenario, request: Request) -> list[str]:
+    """The cookies `request` is meant to send: its set-up's, and those its login steps set."""
+    return [c.name for c in request.cookies] + [
+        name for step in scenario.steps_before(request.name) for name in step.sets_cookies
+    ]
+
+
+def cookie_stored(scenario: Scenario, request: Request, jar: CookieJar | None) -> bool | None:
+    """Whether the jar held every cookie `request` is meant to send; None when it has none to
+    send or the reading cannot tell (a cookie missing from a reading that does not show other
+    sites' partitions may be in one, unless a top-level visit set it, which is first-party)."""
+    names = expected_cookies(scenario, request)
+    if not names or jar is None or jar.unreadable is not None:
+        return None
+    if set(names) <= jar.names():
+        return True
+    first_party = all(c.set_by == "navigation" for c in request.cookies) and not any(
+        step.sets_cookies for step in scenario.steps_before(request.name)
+    )
+    return False if jar.sees_partitions or first_party else None
 
 
 def _url(base: str, path: str, probe: str, extra: dict[str, str] | None = None) -> str:
@@ -242,13 +265,14 @@ class Harness:
                 pages: dict[str, PageResult] = {}
                 specs: dict[str, ProbeSpec] = {}
                 attempts: dict[str, list[Attempt]] = {}
+                jars: dict[str, CookieJar] = {}
                 for group in cookie_groups(scenario):
                     group_specs = {r.name: self._spec(scenario, r, name, origins) for r in group}
                     specs.update(group_specs)
                     if browser is not None and broken is None:
                         try:
                             found = self._run_group(
-                                browser, group, group_specs, origins, recorder, attempts
+                                browser, group, group_specs, origins, recorder, attempts, jars
                             )
                         except EngineBroken as exc:
                             # It owed this scenario's other cells too; the next one relaunches it.
@@ -267,6 +291,7 @@ class Harness:
                         specs[request.name],
                         pages[request.name],
                         recorder,
+                        jars.get(request.name),
                     )
                     result.attempts = attempts.get(request.name, [])
                     results.append(result)
@@ -294,6 +319,7 @@ class Harness:
         origins: Origins,
         recorder: Evidence,
         attempts: dict[str, list[Attempt]],
+        jars: dict[str, CookieJar],
     ) -> list[PageResult]:
         # A visit has no page: it is a navigation in a tab of its own.
         page_of = {r.name: f"{origins.frontends[r.frontend]}{PAGE}" for r in group if r.frontend}
@@ -331,15 +357,19 @@ class Harness:
                 # Why the requests after a step cannot be observed, by the step's name.
                 unmet: dict[str, str] = {}
                 # Each step completes before the requests after it start; those run together.
-                for _, stage in itertools.groupby(sorted(group, key=depth), key=depth):
+                for level, staged in itertools.groupby(sorted(group, key=depth), key=depth):
                     ready: list[Request] = []
-                    for request in stage:
+                    for request in staged:
                         why = unmet.get(request.after) if request.after is not None else None
                         if why is None:
                             ready.append(request)
                             continue
                         unmet[request.name] = why
                         (found[request.name],) = harness_failure([specs[request.name]], why)
+                    # The jar as the stage's requests find it: after the set-up, after each step.
+                    if ready and (level > 0 or group[0].cookies):
+                        jar = self._read_jar(session, origins, reason)
+                        jars.update({r.name: jar for r in ready})
                     for request in ready:
                         if not request.visit:
                             continue
@@ -371,6 +401,16 @@ class Harness:
         except Exception as exc:  # any failure of the browser is the harness's, not a block
             return harness_failure(list(specs.values()), reason(exc))
 
+    def _read_jar(
+        self, session: Session, origins: Origins, reason: Callable[[Exception], str]
+    ) -> CookieJar:
+        try:
+            return session.cookie_jar(origins.backend)
+        except EngineBroken:
+            raise
+        except Exception as exc:  # the cells still stand; only what the jar held is unknown
+            return CookieJar(read_by="", sees_partitions=False, cookies=[], unreadable=reason(exc))
+
     def _result(
         self,
         scenario: Scenario,
@@ -381,13 +421,11 @@ class Harness:
         spec: ProbeSpec,
         page: PageResult,
         recorder: Evidence,
+        jar: CookieJar | None,
     ) -> Result:
         evidence = recorder.for_probe(spec["probe"])
         # A login step's cookies are the ones its dependents are meant to send.
-        cookies = [c.name for c in request.cookies] + [
-            name for step in scenario.steps_before(request.name) for name in step.sets_cookies
-        ]
-        found = classify(page, evidence, cookies, recorder.failure)
+        found = classify(page, evidence, expected_cookies(scenario, request), recorder.failure)
         readable = {k.lower(): v for k, v in page.headers.items()}
         result = Result(
             scenario=scenario.name,
@@ -404,6 +442,8 @@ class Harness:
             preflight_sent=found.preflight_sent,
             reached_server=found.reached_server,
             cookie_sent=found.cookie_sent,
+            cookie_stored=cookie_stored(scenario, request, jar),
+            cookie_jar=jar,
             status=found.status,
             readable_headers=readable,
             error=found.error,

@@ -55,6 +55,8 @@ def _host_name(host: str) -> str:
             "write a host name (the run routes it to its servers)"
         )
     return host
+
+
 TOKEN_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 FRONTEND_NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 COOKIE_VALUE_PATTERN = r"^[A-Za-z0-9._~-]*$"
@@ -260,6 +262,10 @@ class Facts(_Model):
     preflight_sent: bool | None = None
     reached_server: bool | None = None
     cookie_sent: bool | None = None
+    cookie_stored: bool | None = Field(
+        default=None,
+        description="The browser's cookie jar held the request's cookies before it ran.",
+    )
     status: int | None = Field(None, ge=100, le=599)
     readable_headers: list[str] | None = Field(
         None, description="Exactly which of the request's read_headers the page could read."

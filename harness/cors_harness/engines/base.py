@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, TypedDict
+from urllib.parse import urlsplit
 
 from cors_harness._exceptions import FixtureError
-from cors_harness.results import BrowserInfo, PageResult
+from cors_harness.results import BrowserInfo, CookieJar, PageResult, SameSite, StoredCookie
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -45,6 +46,10 @@ class Session(Protocol):
         A failed fetch or page is in the results; EngineBroken means the browser must go.
         """
 
+    def cookie_jar(self, origin: str) -> CookieJar:
+        """What this context's cookie jar holds for `origin`'s host, read without sending it
+        anything the app sees."""
+
 
 class LaunchedBrowser(Protocol):
     info: BrowserInfo
@@ -53,6 +58,26 @@ class LaunchedBrowser(Protocol):
 
     def close(self) -> None:
         """Close the browser within the close timeout, killing what is left; never raises."""
+
+
+def domain_matches(host: str, domain: str) -> bool:
+    """RFC 6265 domain-match: a cookie for `domain` goes to `host` (ports play no part)."""
+    bare = domain.lstrip(".").lower()
+    host = host.lower()
+    return host == bare or host.endswith(f".{bare}")
+
+
+def stored_for(origin: str, cookies: list[StoredCookie]) -> list[StoredCookie]:
+    host = urlsplit(origin).hostname or ""
+    return [c for c in cookies if domain_matches(host, c.domain)]
+
+
+SAMESITE: dict[str, SameSite] = {"strict": "strict", "lax": "lax", "none": "none"}
+
+
+def same_site(value: object) -> SameSite:
+    """An engine's SameSite word; what it does not name (or leaves out) was never given."""
+    return SAMESITE.get(str(value).lower(), "unset") if value else "unset"
 
 
 def settle_ms(specs: list[ProbeSpec]) -> int:

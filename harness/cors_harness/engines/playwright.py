@@ -8,7 +8,7 @@ once and the browser counts as broken.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page
 from playwright.sync_api import Error as PlaywrightError
@@ -21,8 +21,11 @@ from cors_harness.engines.base import (
     harness_failure,
     one_line,
     page_results,
+    same_site,
     settle_ms,
+    stored_for,
 )
+from cors_harness.results import CookieJar, StoredCookie
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,6 +34,13 @@ if TYPE_CHECKING:
 
     from cors_harness.engines.timeouts import EngineTimeouts
     from cors_harness.results import BrowserInfo, PageResult
+
+# How each engine's jar is read, and what that reading cannot see.
+CDP_JAR = "Chromium DevTools Protocol Network.getAllCookies: every partition, SameSite as stored"
+PLAYWRIGHT_JAR = (
+    "Playwright's BrowserContext.cookies(): cookies of every partition, without their partition "
+    "keys; SameSite Lax and unset both read as Lax (kept as null)"
+)
 
 # The race answers when probe.js does not settle although the page is alive.
 RUN_PROBES = """
@@ -99,6 +109,65 @@ class PlaywrightSession:
         for result in results:
             result.console = [m for m in messages if f"cors_probe={result.probe}" in m]
         return results
+
+    def cookie_jar(self, origin: str) -> CookieJar:
+        timeouts = self.browser.timeouts
+        if self.browser.info.name != "chromium":
+            with self.browser.bounded("read cookies", timeouts.command_s):
+                raw = self.context.cookies()
+            # Playwright turns the BiDi and Juggler `default` (no SameSite given) into Lax.
+            ambiguous = self.browser.info.name == "firefox"
+            cookies = [
+                StoredCookie(
+                    name=c.get("name", ""),
+                    domain=c.get("domain", ""),
+                    path=c.get("path", "/"),
+                    secure=bool(c.get("secure")),
+                    httponly=bool(c.get("httpOnly")),
+                    samesite=None
+                    if ambiguous and c.get("sameSite") == "Lax"
+                    else same_site(c.get("sameSite")),
+                    partition=c.get("partitionKey"),
+                )
+                for c in raw
+            ]
+            return CookieJar(
+                read_by=PLAYWRIGHT_JAR, sees_partitions=True, cookies=stored_for(origin, cookies)
+            )
+        # Playwright's own cookies() calls an unset SameSite Lax; CDP keeps the difference.
+        page = next(iter(self.pages.values()), None)
+        blank = self._new_page() if page is None else None
+        try:
+            with self.browser.bounded("read cookies", timeouts.command_s):
+                cdp = self.context.new_cdp_session(blank or page)  # type: ignore[arg-type]
+                try:
+                    answer: dict[str, Any] = cdp.send("Network.getAllCookies")
+                finally:
+                    cdp.detach()
+        finally:
+            if blank is not None and not self.browser.broken:
+                with self.browser.bounded("close page", timeouts.close_s):
+                    blank.close()
+        return CookieJar(
+            read_by=CDP_JAR,
+            sees_partitions=True,
+            cookies=stored_for(origin, [_cdp_cookie(c) for c in answer.get("cookies", [])]),
+        )
+
+
+def _cdp_cookie(raw: dict[str, Any]) -> StoredCookie:
+    key = raw.get("partitionKey")
+    # Older Chromium gives the top-level site as a string, newer an object holding it.
+    partition = key.get("topLevelSite") if isinstance(key, dict) else key
+    return StoredCookie(
+        name=raw.get("name", ""),
+        domain=raw.get("domain", ""),
+        path=raw.get("path", "/"),
+        secure=bool(raw.get("secure")),
+        httponly=bool(raw.get("httpOnly")),
+        samesite=same_site(raw.get("sameSite")),
+        partition=partition or None,
+    )
 
 
 class PlaywrightBrowser:

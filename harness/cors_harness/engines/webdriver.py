@@ -31,9 +31,12 @@ from cors_harness.engines.base import (
     harness_failure,
     one_line,
     page_results,
+    same_site,
     settle_ms,
+    stored_for,
 )
-from cors_harness.results import BrowserInfo, PageResult
+from cors_harness.recorder import JAR_PATH
+from cors_harness.results import BrowserInfo, CookieJar, PageResult, StoredCookie
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -53,6 +56,10 @@ Promise.race([
 ]).then(done, (e) => done(String(e)));
 """
 DRIVER = "WebKitWebDriver"
+WEBDRIVER_JAR = (
+    "WebDriver Get All Cookies on a page of the backend's origin that only the harness answers: "
+    "first-party cookies whose path covers /; no partitioned cookies"
+)
 
 
 class WebDriverSession:
@@ -81,6 +88,30 @@ class WebDriverSession:
         except WebDriverException as exc:
             raise FixtureError(f"webkit: load {url}: {_reason(exc)}") from exc
         self.current = None
+
+    def cookie_jar(self, origin: str) -> CookieJar:
+        # WebDriver reads only the cookies of the document shown: show one of the backend's.
+        self.visit(f"{origin}{JAR_PATH}")
+        try:
+            raw = self._send(
+                "read cookies", self.browser.timeouts.command_s, self.driver.get_cookies
+            )
+        except WebDriverException as exc:
+            raise FixtureError(f"webkit: read cookies: {_reason(exc)}") from exc
+        cookies = [
+            StoredCookie(
+                name=str(c.get("name", "")),
+                domain=str(c.get("domain", "")),
+                path=str(c.get("path", "/")),
+                secure=bool(c.get("secure")),
+                httponly=bool(c.get("httpOnly")),
+                samesite=same_site(c.get("sameSite")),
+            )
+            for c in raw
+        ]
+        return CookieJar(
+            read_by=WEBDRIVER_JAR, sees_partitions=False, cookies=stored_for(origin, cookies)
+        )
 
     def run_probes(self, page_url: str, specs: list[ProbeSpec]) -> list[PageResult]:
         timeouts = self.browser.timeouts
