@@ -43,10 +43,11 @@ def judge(
 ) -> BrowserVerdict:
     """`inconclusive` if a cell the claim needs is `error`; else `refuted` if any prediction
     fails; else `holds`."""
+    # An upgraded page never existed on its origin: nothing the claim says about it is seen.
     errors = {
-        p.request: f"{p.request}: error: {cells[p.request, browser].error}"
+        p.request: f"{p.request}: {cell.outcome}: {cell.error}"
         for p in claim.predicts
-        if cells[p.request, browser].outcome == "error"
+        if (cell := cells[p.request, browser]).outcome in {"error", "upgraded"}
     }
     if errors:
         return BrowserVerdict(

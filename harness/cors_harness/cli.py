@@ -26,12 +26,13 @@ from cors_harness.engines import (
     installed_playwright,
     plan_engine,
 )
+from cors_harness.engines.profiles import PROFILES, chosen_profile
 from cors_harness.engines.timeouts import env_name
 from cors_harness.findings import findings
 from cors_harness.interrupt import Interrupted, stop_on_signals
 from cors_harness.processes import OWNER_VARIABLE, stop_marked
 from cors_harness.report import summary, terminal, write_reports
-from cors_harness.results import Result, RunResults
+from cors_harness.results import LaunchProfile, Result, RunResults
 from cors_harness.run import RunCollector, run_paths
 from cors_harness.runner import DEFAULT_TIMEOUT_S
 from cors_harness.scenario import (
@@ -159,6 +160,14 @@ def _parser() -> argparse.ArgumentParser:
             metavar="BROWSER=CHANNEL",
             help="Playwright channel, e.g. chromium=chrome (env: CORS_HARNESS_<BROWSER>_CHANNEL)",
         )
+        sub.add_argument(
+            "--profile",
+            choices=PROFILES,
+            default=None,
+            help="shipped: each browser as close to its own defaults as its engine allows "
+            "(default); automation: as Playwright and MiniBrowser set them up "
+            "(env: CORS_HARNESS_PROFILE)",
+        )
 
     run = commands.add_parser("run", help="run scenario files or directories")
     run.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -193,6 +202,12 @@ def _parser() -> argparse.ArgumentParser:
         "findings", help="print FINDINGS.md (Markdown) from a run's results.json"
     )
     found.add_argument("results", type=_results_file, metavar="RESULTS_JSON")
+    found.add_argument(
+        "--compare",
+        type=_results_file,
+        metavar="RESULTS_JSON",
+        help="a run of the same scenarios under the other --profile: adds what changes",
+    )
 
     schema = commands.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("which", choices=["scenario", "results"])
@@ -256,6 +271,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 progress,
                 collector=collector,
                 signals=signals,
+                profile=args.profile,
             )
         except ScenarioError as exc:
             print(exc, file=sys.stderr)
@@ -284,6 +300,16 @@ def exit_status(run: RunResults) -> int:
     if run.unmet() or run.errors():
         return EXIT_UNMET
     return EXIT_OK
+
+
+def _print_profile(name: str, profile: LaunchProfile) -> None:
+    print(
+        f"{name} profile {profile.name}: third-party cookies {profile.third_party_cookies}",
+        file=sys.stderr,
+    )
+    print(f"  switches: {' '.join(profile.switches) or 'none'}", file=sys.stderr)
+    if profile.preferences:
+        print(f"  preferences: {' '.join(profile.preferences)}", file=sys.stderr)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -329,7 +355,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     failed = 0
     usable = [n for n in names if not isinstance(plans[n], Exception)]
-    with Browsers(usable, overrides, timeouts=timeouts) as browsers:
+    try:
+        profile = chosen_profile(args.profile)
+    except HarnessError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    with Browsers(usable, overrides, timeouts=timeouts, profile=profile) as browsers:
         for name in names:
             plan = plans[name]
             launched = browsers.launched.get(name)
@@ -338,6 +369,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 print(
                     f"{name}: ok: {driven(info.engine)}, {info.executable}, version {info.version}"
                 )
+                if info.profile is not None:
+                    # On stderr, as the other details: stdout keeps one line per browser.
+                    _print_profile(name, info.profile)
                 continue
             failed += 1
             if isinstance(plan, Exception):
@@ -350,17 +384,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_UNMET if failed and args.require_all else EXIT_OK
 
 
-def cmd_findings(args: argparse.Namespace) -> int:
+def _read_results(path: Path) -> RunResults:
     try:
-        run = RunResults.model_validate_json(args.results.read_text(encoding="utf-8"))
+        return RunResults.model_validate_json(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        print(f"{args.results}: cannot read: {exc.strerror}", file=sys.stderr)
-        return EXIT_USAGE
+        raise HarnessError(f"{path}: cannot read: {exc.strerror}") from exc
     except ValueError as exc:
         first = str(exc).splitlines()[0]
-        print(f"{args.results}: not a cors-harness results.json: {first}", file=sys.stderr)
+        raise HarnessError(f"{path}: not a cors-harness results.json: {first}") from exc
+
+
+def cmd_findings(args: argparse.Namespace) -> int:
+    try:
+        run = _read_results(args.results)
+        other = None if args.compare is None else _read_results(args.compare)
+    except HarnessError as exc:
+        print(exc, file=sys.stderr)
         return EXIT_USAGE
-    print(findings(run))
+    print(findings(run, other))
     return EXIT_OK
 
 

@@ -12,10 +12,20 @@ if TYPE_CHECKING:
 
 ARTICLE = "fastapi-cors-article"
 ARTICLE_NOTE = "the reference FastAPI CORS article"
-COMMAND = "scripts/run && .venv/bin/cors-harness findings reports/results.json > FINDINGS.md"
+COMMAND = (
+    "scripts/run && .venv/bin/cors-harness findings reports/results.json "
+    "--compare reports/automation/results.json > FINDINGS.md"
+)
 
 
-def findings(run: RunResults) -> str:
+def _profiles(run: RunResults) -> str:
+    names = {b.profile.name for b in run.environment.browsers if b.profile is not None}
+    return "/".join(sorted(names)) or "unrecorded"
+
+
+def findings(run: RunResults, automation: RunResults | None = None) -> str:
+    """The findings of `run`; `automation`, the same cells run under the other launch profile,
+    adds a section on what changes between the two."""
     browsers: list[str] = [b.name for b in run.environment.browsers]
     versions = ", ".join(
         f"{inline(b.name)} {inline(b.version)} ({inline(b.engine)})"
@@ -32,8 +42,8 @@ def findings(run: RunResults) -> str:
         "",
         f"Generated from a real run on {inline(run.started_at)} ({len(run.results)} cells in "
         f"{run.wall_seconds:.0f} s) with {versions}; {packages}; Python "
-        f"{inline(run.environment.python)} on {inline(run.environment.platform)}. "
-        f"Nothing here is written by hand: regenerate with `{COMMAND}`.",
+        f"{inline(run.environment.python)} on {inline(run.environment.platform)}; launch "
+        f"profile {_profiles(run)}. Nothing here is written by hand: regenerate with `{COMMAND}`.",
         "",
         f"{len(run.claims)} claims, per browser: {counts['holds']} hold, "
         f"{counts['refuted']} refuted, {counts['inconclusive']} inconclusive. "
@@ -41,6 +51,8 @@ def findings(run: RunResults) -> str:
         "",
     ]
     lines += _disagreements(run, browsers)
+    if automation is not None:
+        lines += _profile_changes(run, automation, browsers)
     lines += _claims(run, browsers)
     lines += _scenarios(run, browsers)
     return "\n".join(lines)
@@ -136,6 +148,56 @@ def _scenarios(run: RunResults, browsers: list[str]) -> list[str]:
             )
         lines.append("")
     return lines
+
+
+def _facts(result: Result) -> tuple[object, ...]:
+    return (
+        result.outcome,
+        result.status,
+        result.preflight_sent,
+        result.reached_server,
+        result.cookie_stored,
+        result.cookie_sent,
+    )
+
+
+def _profile_changes(run: RunResults, other: RunResults, browsers: list[str]) -> list[str]:
+    """Every cell observed under both profiles whose facts differ."""
+    theirs = {(r.scenario, r.request, r.browser): r for r in other.results}
+    changed = [
+        (mine, theirs[key])
+        for mine in run.results
+        if (key := (mine.scenario, mine.request, mine.browser)) in theirs
+        and _facts(mine) != _facts(theirs[key])
+    ]
+    compared = sum(1 for r in run.results if (r.scenario, r.request, r.browser) in theirs)
+    lines = [
+        "## What the automation profile changes",
+        "",
+        f"The same {compared} cells run again with `--profile {_profiles(other)}` (browsers set "
+        f"up as Playwright and MiniBrowser do by themselves) instead of `--profile "
+        f"{_profiles(run)}`. A cell that differs is a verdict a test suite run under "
+        "automation defaults would get wrong for a user's browser.",
+        "",
+    ]
+    if not changed:
+        return [*lines, "No cell differs.", ""]
+    lines += [
+        f"| scenario | request | browser | {inline(_profiles(run))} | "
+        f"{inline(_profiles(other))} |",
+        "|---|---|---|---|---|",
+    ]
+    for mine, automated in changed:
+        lines.append(
+            f"| {inline(mine.scenario)} | {inline(mine.request)} | {inline(mine.browser)} | "
+            f"{_cell(mine)}{_why(mine)} | {_cell(automated)}{_why(automated)} |"
+        )
+    return [*lines, ""]
+
+
+def _why(result: Result) -> str:
+    shown = result.outcome in {"error", "upgraded"} and result.error
+    return f": {inline(result.error)}" if shown and result.error else ""
 
 
 def _header(browsers: list[str]) -> str:

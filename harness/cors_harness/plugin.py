@@ -91,6 +91,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="seconds a single fetch() may take (default: %(default)s)",
     )
+    group.addoption(
+        "--cors-profile",
+        choices=["shipped", "automation"],
+        default=None,
+        help="shipped: browsers as close to their defaults as the engines allow (default); "
+        "automation: as Playwright and MiniBrowser set them up (env: CORS_HARNESS_PROFILE)",
+    )
     parser.addini(
         "cors_scenarios",
         type="paths",
@@ -254,6 +261,7 @@ class CorsSession:
                         overrides,
                         self.config.getoption("cors_timeout"),
                         headless=not headed,
+                        profile=self.config.getoption("cors_profile"),
                     )
                 )
             except HarnessError as exc:

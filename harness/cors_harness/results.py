@@ -116,6 +116,9 @@ class PageResult(_Model):
     secure_context: bool | None = Field(
         default=None, description="The page's window.isSecureContext when it made the request."
     )
+    page_origin: str | None = Field(
+        default=None, description="The origin of the page that made the request, as it saw it."
+    )
 
 
 SameSite = Literal["strict", "lax", "none", "unset"]
@@ -172,11 +175,29 @@ class CookieJar(_Model):
         return "jar: " + "; ".join(parts)
 
 
+class LaunchProfile(_Model):
+    """How a browser was set up for the run, read back from the running browser."""
+
+    name: Literal["shipped", "automation"] = Field(
+        description="shipped: as close to the browser's own defaults as the engine allows; "
+        "automation: as Playwright or MiniBrowser set it up by themselves."
+    )
+    switches: list[str] = Field(
+        description="Every command-line switch the browser was started with."
+    )
+    preferences: list[str] = Field(
+        default_factory=list,
+        description="Firefox: every preference written into its profile, `name=value`.",
+    )
+    third_party_cookies: str = Field(description="The engine's policy for another site's cookies.")
+
+
 class BrowserInfo(_Model):
     name: Browser
     version: str
     engine: str = Field(description="How it was driven, e.g. 'playwright-bundled', 'webdriver'.")
     executable: str | None = None
+    profile: LaunchProfile | None = None
 
 
 class Attempt(_Model):

@@ -72,6 +72,7 @@ def run_paths(
     *,
     collector: RunCollector | None = None,
     signals: SignalState | None = None,
+    profile: str | None = None,
 ) -> RunResults:
     """Load every scenario under `paths` and run it; a bad file is listed, the rest still run.
 
@@ -88,7 +89,9 @@ def run_paths(
             collector.failures.append(ScenarioFailure(path=str(path), message=str(exc)))
     wanted = list(browsers) if browsers is not None else list(BROWSERS)
     needed = [b for b in wanted if any(b in s.browsers for s, _ in scenarios)]
-    with owned_processes() as token, Harness(needed, overrides, timeout_s) as harness:
+    with owned_processes() as token, Harness(
+        needed, overrides, timeout_s, profile=profile
+    ) as harness:
         collector.environment = harness.environment()
         try:
             for scenario, source in scenarios:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import itertools
 import platform
@@ -15,6 +16,7 @@ from cors_harness._exceptions import HarnessError
 from cors_harness.classify import classify, navigation, step_failure
 from cors_harness.engines import Browsers, EngineBroken, EngineTimeouts, Overrides
 from cors_harness.engines.base import LaunchedBrowser, ProbeSpec, Session, harness_failure, one_line
+from cors_harness.engines.profiles import chosen_profile
 from cors_harness.expect import mismatches
 from cors_harness.frontend import PAGE
 from cors_harness.network import RunNetwork
@@ -116,6 +118,26 @@ def cookie_stored(scenario: Scenario, request: Request, jar: CookieJar | None) -
     return False if jar.sees_partitions or first_party else None
 
 
+UPGRADED = "the browser upgraded the page"
+
+
+def moved_page(declared: str, seen: str | None) -> str | None:
+    """Why a page that is not on its declared origin made no request from there; None if it is.
+
+    A browser that upgrades http navigations (Chromium's HTTPS-Upgrades, Firefox's HTTPS-First)
+    shows an http page as https when the same host serves https: in that browser the http page
+    cannot be reached at all, and a request from it cannot be observed.
+    """
+    if seen is None or seen == declared:
+        return None
+    if declared.startswith("http://") and seen == "https://" + declared.removeprefix("http://"):
+        return (
+            f"{UPGRADED} {declared} to {seen} (HTTPS upgrades), since that host serves https "
+            "too; in this browser no page on the http origin can be reached"
+        )
+    return f"the browser showed the page as {seen}, not {declared}"
+
+
 def _url(base: str, path: str, probe: str, extra: dict[str, str] | None = None) -> str:
     query = urlencode({**(extra or {}), PROBE_PARAM: probe})
     return f"{base}{path}{'&' if '?' in path else '?'}{query}"
@@ -210,8 +232,16 @@ class Harness:
         *,
         headless: bool = True,
         engine_timeouts: EngineTimeouts | None = None,
+        profile: str | None = None,
     ) -> None:
-        self.browsers = Browsers(browsers, overrides, headless=headless, timeouts=engine_timeouts)
+        # `shipped` unless told: see engines/profiles.py for what each profile changes.
+        self.browsers = Browsers(
+            browsers,
+            overrides,
+            headless=headless,
+            timeouts=engine_timeouts,
+            profile=chosen_profile(profile),
+        )
         self.timeout_ms = int(timeout_s * 1000)
         # The run's proxy and certificate authority: production host names and https.
         self.network = RunNetwork()
@@ -424,8 +454,16 @@ class Harness:
         jar: CookieJar | None,
     ) -> Result:
         evidence = recorder.for_probe(spec["probe"])
+        moved = None
+        if request.frontend is not None and page.harness_error is None:
+            moved = moved_page(origins.frontends[request.frontend], page.page_origin)
+        if moved is not None and not moved.startswith(UPGRADED):
+            (page,) = harness_failure([spec], moved)
         # A login step's cookies are the ones its dependents are meant to send.
         found = classify(page, evidence, expected_cookies(scenario, request), recorder.failure)
+        if moved is not None and found.outcome != "error":
+            # Measured, not a failure: this browser never shows the page on its http origin.
+            found = dataclasses.replace(found, outcome="upgraded", error=moved)
         readable = {k.lower(): v for k, v in page.headers.items()}
         result = Result(
             scenario=scenario.name,

@@ -31,7 +31,11 @@ if TYPE_CHECKING:
 
 Browser = Literal["chromium", "firefox", "webkit"]
 BROWSERS: tuple[Browser, ...] = get_args(Browser)
-Outcome = Literal["allowed", "blocked-preflight", "blocked-response", "blocked-network", "error"]
+# `upgraded`: the browser upgraded an http page to https (its host serves https too), so no
+# request from the http origin exists in that browser; the cell's error says which origin it got.
+Outcome = Literal[
+    "allowed", "blocked-preflight", "blocked-response", "blocked-network", "upgraded", "error"
+]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 # The longest a single fetch() may take, in a scenario or on the command line.

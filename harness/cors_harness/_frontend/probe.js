@@ -29,6 +29,7 @@ async function corsProbeOne(spec) {
       response_type: response.type,
       redirected: response.redirected,
       secure_context: window.isSecureContext,
+      page_origin: self.origin,
     };
   } catch (error) {
     return {
@@ -37,6 +38,7 @@ async function corsProbeOne(spec) {
       error: String(error),
       timed_out: timedOut,
       secure_context: window.isSecureContext,
+      page_origin: self.origin,
     };
   } finally {
     clearTimeout(timer);

@@ -15,6 +15,7 @@ import importlib.metadata
 import os
 import re
 import shutil
+import tempfile
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,15 @@ from cors_harness._exceptions import EngineUnavailable, FixtureError, HarnessErr
 from cors_harness.engines._watchdog import children, deadline, kill, playwright_drivers
 from cors_harness.engines.base import EngineBroken, one_line
 from cors_harness.engines.playwright import PlaywrightBrowser
+from cors_harness.engines.profiles import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    Profile,
+    chromium_shipped_args,
+    command_line,
+    firefox_prefs,
+    launch_profile,
+)
 from cors_harness.engines.timeouts import EngineTimeouts
 from cors_harness.engines.webdriver import WebKitGTKBrowser
 from cors_harness.results import BrowserInfo
@@ -250,9 +260,11 @@ class Browsers:
         headless: bool = True,
         timeouts: EngineTimeouts | None = None,
         network: BrowserNetwork | None = None,
+        profile: Profile = DEFAULT_PROFILE,
     ) -> None:
         self.names = list(dict.fromkeys(names))
         self.network = network
+        self.profile = profile
         self.headless = headless
         self.overrides = Overrides.from_env().merged(overrides or Overrides())
         self.timeouts = timeouts or EngineTimeouts.from_env()
@@ -361,7 +373,7 @@ class Browsers:
                 virtual_display(timeouts.launch_s, timeouts.close_s)
             )
             webkit = WebKitGTKBrowser(
-                plan.executable, plan.driver, display, timeouts, self.network
+                plan.executable, plan.driver, display, timeouts, self.network, self.profile
             )
             owned.callback(webkit.close)
             return webkit
@@ -375,6 +387,18 @@ class Browsers:
             kwargs["args"] = CHROMIUM_ARGS
         if self.network is not None:
             kwargs.update(network_launch_options(plan.browser, self.network))
+        if plan.browser == "chromium" and self.profile == "shipped":
+            # None of Playwright's switches: the harness gives the few it needs itself.
+            profile_dir = owned.enter_context(
+                tempfile.TemporaryDirectory(prefix="cors-harness-chromium-")
+            )
+            kwargs.pop("proxy", None)
+            kwargs["ignore_default_args"] = True
+            kwargs["args"] = chromium_shipped_args(self.headless, profile_dir, self.network)
+        if plan.browser == "firefox":
+            prefs = kwargs.setdefault("firefox_user_prefs", {})
+            assert isinstance(prefs, dict)
+            prefs.update(firefox_prefs(self.profile))
         what = f"{plan.browser}: launch via {plan.engine} ({plan.executable or plan.channel})"
         before = children(self._drivers)
         try:
@@ -391,6 +415,7 @@ class Browsers:
             version=browser.version,
             engine=plan.engine,
             executable=plan.executable or plan.channel,
+            profile=launch_profile(plan.browser, self.profile, command_line(pid)),
         )
         # Firefox has no launch option for a certificate authority; see network_context_options.
         launched = PlaywrightBrowser(
@@ -406,13 +431,16 @@ class Browsers:
 
 
 __all__ = [
+    "DEFAULT_PROFILE",
     "FIX",
+    "PROFILES",
     "TRUST",
     "Browsers",
     "EngineBroken",
     "EnginePlan",
     "EngineTimeouts",
     "Overrides",
+    "Profile",
     "installed_playwright",
     "known_incompatibility",
     "plan_engine",

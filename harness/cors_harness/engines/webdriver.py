@@ -35,6 +35,12 @@ from cors_harness.engines.base import (
     settle_ms,
     stored_for,
 )
+from cors_harness.engines.profiles import (
+    DEFAULT_PROFILE,
+    Profile,
+    launch_profile,
+    minibrowser_args,
+)
 from cors_harness.recorder import JAR_PATH
 from cors_harness.results import BrowserInfo, CookieJar, PageResult, StoredCookie
 
@@ -149,9 +155,11 @@ class WebKitGTKBrowser:
         display: str | None,
         timeouts: EngineTimeouts,
         network: BrowserNetwork | None = None,
+        profile: Profile = DEFAULT_PROFILE,
     ) -> None:
         self.minibrowser = minibrowser
         self.network = network
+        self.profile = profile
         self.timeouts = timeouts
         self.broken = False
         env = dict(os.environ)
@@ -176,7 +184,11 @@ class WebKitGTKBrowser:
             self.close()
             raise
         self.info = BrowserInfo(
-            name="webkit", version=version, engine="webdriver", executable=minibrowser
+            name="webkit",
+            version=version,
+            engine="webdriver",
+            executable=minibrowser,
+            profile=launch_profile("webkit", profile, [], self._arguments()),
         )
 
     def send(self, what: str, seconds: float, config: ClientConfig, command: Callable[[], T]) -> T:
@@ -194,18 +206,24 @@ class WebKitGTKBrowser:
                 why = f"lost {DRIVER}: {one_line(exc)}"
             raise EngineBroken(f"webkit: {what}: {why}") from exc
 
-    def _options(self) -> webdriver.WebKitGTKOptions:
-        options = webdriver.WebKitGTKOptions()
-        options.binary_location = self.minibrowser
-        options.add_argument("--automation")
-        options.timeouts = {"pageLoad": int(self.timeouts.navigation_s * 1000)}
+    def _arguments(self) -> list[str]:
+        """MiniBrowser's command line for each session."""
+        args = ["--automation", *minibrowser_args(self.profile)]
         if self.network is not None:
             # MiniBrowser's own proxy option; WebDriver's `proxy` capability would make WebKit
             # speak TLS to the proxy, which a plain forward proxy cannot answer.
-            options.add_argument(f"--proxy={self.network.proxy_url}")
+            args.append(f"--proxy={self.network.proxy_url}")
             # One option per name: MiniBrowser reads a list of them, not a comma-separated one.
-            for host in self.network.bypass:
-                options.add_argument(f"--ignore-host={host}")
+            args += [f"--ignore-host={host}" for host in self.network.bypass]
+        return args
+
+    def _options(self) -> webdriver.WebKitGTKOptions:
+        options = webdriver.WebKitGTKOptions()
+        options.binary_location = self.minibrowser
+        for argument in self._arguments():
+            options.add_argument(argument)
+        options.timeouts = {"pageLoad": int(self.timeouts.navigation_s * 1000)}
+        if self.network is not None:
             # Checked: with it, pages stay secure contexts, Secure and __Host- cookies are kept.
             options.set_capability("acceptInsecureCerts", True)
         return options
