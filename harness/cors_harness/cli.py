@@ -337,8 +337,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     print(
-        "https and host names: the run's proxy routes names other than loopback ones to its "
-        "servers; certificates from the run's own authority, which "
+        "https and host names: the run's proxy routes every name, loopback ones and fixed "
+        "ports included, to its servers on ports chosen at run time; certificates from the "
+        "run's own authority, which "
         + "; ".join(f"{b} {TRUST[b]}" for b in names)
         + " (checked: secure contexts, Secure and __Host- cookies stored and sent)",
         file=sys.stderr,

@@ -2,8 +2,9 @@
 certificate authority the run's browsers trust, so that `https://app.example.com` is served here.
 
 Nothing outside the run changes: no /etc/hosts entry, no system trust store. Each browser is
-launched pointing at the proxy, loopback names excepted (they reach their servers directly),
-and told about the run's authority in the way its engine allows (`engines`).
+launched pointing at the proxy for every name, loopback names included (so that
+`http://localhost:3000` needs no port 3000 on the machine), and told about the run's authority
+in the way its engine allows (`engines`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
     from cors_harness.origins import Endpoint
     from cors_harness.proxy import MappingProxy
 
-# Loopback names go to their servers directly, as without the proxy (`scenario.is_loopback`).
-BYPASS = ("localhost", "127.0.0.1", "*.localhost")
+# No name bypasses the proxy: loopback origins are routed like any other, to the ports their
+# servers really listen on. (A name listed here would reach its server directly.)
+BYPASS: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,9 @@ class RunNetwork:
 
     @contextmanager
     def routes(self, endpoints: Iterable[Endpoint]) -> Iterator[None]:
-        """The proxy sends each routed endpoint to its server while the block runs."""
+        """The proxy sends each endpoint to its server while the block runs."""
         assert self.proxy is not None, "RunNetwork not entered"
-        routed = [e for e in endpoints if e.routed]
+        routed = list(endpoints)
         for e in routed:
             self.proxy.map(e.host, e.port, e.local_port)
         try:

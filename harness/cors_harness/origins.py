@@ -1,11 +1,10 @@
 """Origins as browsers see them, and where the run's servers really listen.
 
 A scenario writes the origins it deploys with (`https://app.example.com`, `http://localhost:3000`).
-Loopback names (localhost, 127.0.0.1, NAME.localhost) reach this machine in every engine by
-themselves: their servers listen on those very ports, chosen at run time unless a scenario fixes
-one. Any other name is routed by the run's proxy (`network`): the browser asks for
-`app.example.com:443`, the proxy connects it to the loopback port that serves it, and the page's
-origin is exactly the one written, default port left out.
+Every name, loopback ones included, is routed by the run's proxy (`network`): the browser asks for
+`app.example.com:443` or `localhost:3000`, the proxy connects it to the loopback port that serves
+it (chosen at run time), and the page's origin is exactly the one written, default port left out.
+Without a proxy (servers started on their own), a fixed port on a loopback name is bound for real.
 """
 
 from __future__ import annotations
@@ -38,17 +37,9 @@ class Endpoint:
             return f"{self.scheme}://{self.host}"
         return f"{self.scheme}://{self.host}:{self.port}"
 
-    @property
-    def routed(self) -> bool:
-        """Reached through the run's proxy rather than directly."""
-        return not is_loopback(self.host)
-
 
 def endpoint(scheme: str, host: str, fixed_port: int | None, local_port: int) -> Endpoint:
     """Where a server written as (scheme, host, port or none) is reached, once it listens."""
-    if is_loopback(host):
-        # Loopback servers listen on the port the browser asks for (a fixed one is bound).
-        return Endpoint(scheme, host, local_port, local_port)
     return Endpoint(scheme, host, fixed_port or local_port, local_port)
 
 

@@ -494,7 +494,7 @@ def cors_observe(
             _misuse(f"unknown browser {cors_browser!r}; choose {', '.join(BROWSERS)}")
         options.setdefault("name", test_name if calls == 1 else f"{test_name} ({calls})")
         try:
-            # The servers lock the fixed ports they bind (cors_harness.portlock).
+            # A fixed port is routed by the run's proxy, never bound: xdist workers cannot collide.
             cells = observe_app(cors_harness, app, browsers=[cors_browser], **options)
         except HarnessError as exc:
             _misuse(str(exc).removeprefix("observe_app: "))

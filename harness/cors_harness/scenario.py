@@ -31,10 +31,17 @@ if TYPE_CHECKING:
 
 Browser = Literal["chromium", "firefox", "webkit"]
 BROWSERS: tuple[Browser, ...] = get_args(Browser)
+# `opaque`: the page got an answer it cannot read (mode no-cors, or redirect manual).
 # `upgraded`: the browser upgraded an http page to https (its host serves https too), so no
 # request from the http origin exists in that browser; the cell's error says which origin it got.
 Outcome = Literal[
-    "allowed", "blocked-preflight", "blocked-response", "blocked-network", "upgraded", "error"
+    "allowed",
+    "blocked-preflight",
+    "blocked-response",
+    "blocked-network",
+    "opaque",
+    "upgraded",
+    "error",
 ]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
@@ -316,6 +323,8 @@ _NOT_FOR_VISITS = {
     "credentials": "a navigation sends the cookies the browser's rules allow",
     "read_headers": "no script reads the response",
     "repeat": "only a fetch() repeats",
+    "mode": "a navigation has no request mode to choose",
+    "redirect": "a navigation always follows redirects",
     "timeout": "the page-load timeout (CORS_HARNESS_NAVIGATION_TIMEOUT) bounds it",
 }
 
@@ -354,6 +363,17 @@ class Request(_Model):
     body: str | None = None
     json_body: Any = Field(None, alias="json")
     credentials: Literal["omit", "same-origin", "include"] = "same-origin"
+    mode: Literal["cors", "no-cors", "same-origin"] = Field(
+        "cors",
+        description="fetch()'s mode. no-cors: the request goes out as a simple request and the "
+        "page gets an opaque answer (outcome `opaque`); same-origin: fetch() refuses another "
+        "origin before sending anything.",
+    )
+    redirect: Literal["follow", "manual", "error"] = Field(
+        "follow",
+        description="fetch()'s redirect mode. manual: a redirect answer reaches the page as an "
+        "opaque redirect (outcome `opaque`); error: a redirect makes fetch() fail.",
+    )
     cookies: list[Cookie] = []
     read_headers: list[Token] = []
     timeout: float | None = Field(
@@ -579,8 +599,8 @@ def check_references(scenario: Scenario, fail: Callable[[Loc, str], NoReturn]) -
             kind, name, _ = match.groups()
             if kind == "frontend" and name not in scenario.frontends:
                 fail(loc, f"placeholder {match.group(0)!r} names no frontend; declared: {declared}")
-    # One server per (host, port) the browser asks for; on loopback names a fixed port is bound
-    # for real, so two loopback names cannot share one either.
+    # One server per (host, port) the browser asks for: the run's proxy routes by that pair
+    # (loopback names too), whatever the scheme.
     claimed: dict[tuple[str, int], str] = {}
     servers: list[tuple[Loc, str, Backend | Frontend]] = [
         (("backend", "port"), "the backend", scenario.backend),
@@ -589,12 +609,12 @@ def check_references(scenario: Scenario, fail: Callable[[Loc, str], NoReturn]) -
     for loc, who, server in servers:
         if server.port is None:
             continue
-        key = ("", server.port) if is_loopback(server.host) else (server.host, server.port)
+        key = (server.host, server.port)
         if key in claimed:
             fail(
                 loc,
-                f"{claimed[key]} is on {server.host if key[0] else 'loopback'} port "
-                f"{server.port} already; each origin has a server of its own",
+                f"{claimed[key]} is on {server.host} port {server.port} already; each origin "
+                "has a server of its own",
             )
         claimed[key] = who
     names: set[str] = set()

@@ -96,9 +96,11 @@ def scenario_servers(
         (scenario.frontends[n].scheme, scenario.frontends[n].host, scenario.frontends[n].port)
         for n in names
     ]
-    # A fixed port is bound only on a loopback name; others get theirs from the proxy.
+    # With the run's proxy every origin, a fixed port on a loopback name too, is routed to a
+    # port chosen now; without one, a fixed loopback port is bound for real.
+    direct = network is None
     wanted = [
-        (port if port is not None and is_loopback(host) else 0, scheme == "https")
+        (port if direct and port is not None and is_loopback(host) else 0, scheme == "https")
         for scheme, host, port in written
     ]
     needs_network = backend.scheme == "https" or any(
@@ -114,10 +116,12 @@ def scenario_servers(
     if any(tls for _, tls in wanted) or backend.scheme == "https":
         assert network is not None
         certificate = network.certificate({backend.host, *(host for _, host, _ in written)})
-    backend_fixed = backend.port if backend.port is not None and is_loopback(backend.host) else 0
+    backend_fixed = (
+        backend.port if direct and backend.port is not None and is_loopback(backend.host) else 0
+    )
     with ExitStack() as stack:
-        # Fixed ports are bound for real only on loopback names; another process of the run
-        # (an xdist worker) waits for its turn instead of failing to bind.
+        # Fixed ports bound for real (no proxy); another process of the run (an xdist worker)
+        # waits for its turn instead of failing to bind.
         bound = sorted({p for p, _ in wanted if p} | ({backend_fixed} if backend_fixed else set()))
         stack.enter_context(fixed_ports(bound))
         if app is None:

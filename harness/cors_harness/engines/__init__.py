@@ -226,6 +226,8 @@ def network_launch_options(browser: Browser, network: BrowserNetwork) -> dict[st
             "network.proxy.http_port": network.proxy_port,
             "network.proxy.ssl": "127.0.0.1",
             "network.proxy.ssl_port": network.proxy_port,
+            # Firefox never proxies localhost and 127.0.0.1 unless allowed to.
+            "network.proxy.allow_hijacking_localhost": True,
             "network.proxy.no_proxies_on": ", ".join(
                 b.replace("*.", ".") for b in network.bypass
             ),
