@@ -466,3 +466,15 @@ def test_both_reasons_when_the_fetch_and_the_servers_failed() -> None:
     assert found.error == (
         "no answer within 2000 ms; the scenario's servers did not answer 'for_probe' within 8 s"
     )
+
+
+@pytest.mark.parametrize("response_type", ["opaque", "opaqueredirect"])
+def test_an_answer_the_page_cannot_read_is_opaque_with_no_status(response_type: str) -> None:
+    # fetch() resolves, but with status 0 and no header: neither allowed nor blocked.
+    page = PageResult(probe=PROBE, received=True, status=0, response_type=response_type)
+    found = classify(page, [GET], [])
+    assert (found.outcome, found.status, found.reached_server) == ("opaque", None, True)
+
+
+def test_a_readable_answer_is_never_opaque() -> None:
+    assert classify(received(), [GET], []).outcome == "allowed"

@@ -170,6 +170,8 @@ def test_a_page_that_did_not_settle_is_an_error_per_probe() -> None:
         headers={},
         body=None,
         credentials="omit",
+        mode="cors",
+        redirect="follow",
         timeout_ms=500,
     )
     (result,) = page_results(STUCK, [spec])

@@ -22,6 +22,11 @@ class Classification:
     error: str | None
 
 
+# What fetch() resolves with when the page may not read the answer: a no-cors response to
+# another origin, or a redirect under redirect: "manual". Their status reads 0 and no header.
+OPAQUE = {"opaque", "opaqueredirect"}
+
+
 def classify(
     page: PageResult,
     evidence: list[Exchange],
@@ -47,6 +52,8 @@ def classify(
     outcome: Outcome
     if harness_error is not None:
         outcome = "error"
+    elif page.received and page.response_type in OPAQUE:
+        outcome = "opaque"
     elif page.received:
         outcome = "allowed"
     elif actual:
@@ -60,7 +67,7 @@ def classify(
         preflight_sent=bool(preflights),
         reached_server=bool(actual),
         cookie_sent=cookie_sent,
-        status=page.status if page.received else None,
+        status=page.status if page.received and page.response_type not in OPAQUE else None,
         error=harness_error or page.error,
     )
 

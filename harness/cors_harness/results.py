@@ -229,6 +229,13 @@ class Result(_Model):
     url: str
     method: str
     credentials: str
+    mode: str = "cors"
+    redirect: str = "follow"
+    response_type: str | None = Field(
+        default=None,
+        description="fetch()'s Response.type (basic, cors, opaque, opaqueredirect); null when "
+        "fetch() failed or for a visit.",
+    )
     outcome: Outcome
     preflight_sent: bool
     reached_server: bool

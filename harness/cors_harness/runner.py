@@ -338,6 +338,8 @@ class Harness:
             headers=request.fetch_headers(),
             body=request.fetch_body(),
             credentials=request.credentials,
+            mode=request.mode,
+            redirect=request.redirect,
             timeout_ms=int(request.timeout * 1000) if request.timeout else self.timeout_ms,
         )
 
@@ -380,6 +382,8 @@ class Harness:
                             headers={},
                             body=None,
                             credentials="include",
+                            mode="cors",
+                            redirect="follow",
                             timeout_ms=self.timeout_ms,
                         )
                         session.run_probes(page_of[group[0].name], [spec])
@@ -476,6 +480,9 @@ class Harness:
             url=spec["url"],
             method=request.method,
             credentials=request.credentials,
+            mode=request.mode,
+            redirect=request.redirect,
+            response_type=page.response_type,
             outcome=found.outcome,
             preflight_sent=found.preflight_sent,
             reached_server=found.reached_server,

@@ -1,5 +1,5 @@
 // Runs fetch() for each probe spec, concurrently, and reports what the page could see.
-// A spec: {probe, url, method, headers, body, credentials, timeout_ms}.
+// A spec: {probe, url, method, headers, body, credentials, mode, redirect, timeout_ms}.
 "use strict";
 
 async function corsProbeOne(spec) {
@@ -10,7 +10,8 @@ async function corsProbeOne(spec) {
     method: spec.method,
     headers: spec.headers,
     credentials: spec.credentials,
-    mode: "cors",
+    mode: spec.mode,
+    redirect: spec.redirect,
     signal: controller.signal,
   };
   if (spec.body !== null) {

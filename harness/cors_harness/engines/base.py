@@ -31,6 +31,8 @@ class ProbeSpec(TypedDict):
     headers: dict[str, str]
     body: str | None
     credentials: str
+    mode: str
+    redirect: str
     timeout_ms: int
 
 
