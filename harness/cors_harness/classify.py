@@ -22,6 +22,9 @@ class Classification:
     error: str | None
 
 
+# How the recorder names a failure of the recording proxy to reach its upstream.
+UPSTREAM_FAILED = "UpstreamUnavailable"
+
 # What fetch() resolves with when the page may not read the answer: a no-cors response to
 # another origin, or a redirect under redirect: "manual". Their status reads 0 and no header.
 OPAQUE = {"opaque", "opaqueredirect"}
@@ -43,12 +46,19 @@ def classify(
     sent = {name for e in actual for name in e.cookies_sent}
     cookie_sent = bool(sent & set(cookie_names)) if cookie_names else bool(sent)
     unsent = next((e for e in evidence if e.send_error is not None), None)
+    # The recording proxy could not reach a running server: nothing the browser did is known.
+    unreached = next(
+        (e for e in evidence if e.server_exception and UPSTREAM_FAILED in e.server_exception),
+        None,
+    )
     # Both, when both: a fetch that got no answer from servers that stopped answering.
     harness_error = "; ".join(e for e in (page.harness_error, evidence_failure) if e) or None
     if harness_error is None and unsent is not None:
         harness_error = (
             f"the server could not send its {unsent.method} response: {unsent.send_error}"
         )
+    if harness_error is None and unreached is not None and unreached.server_exception:
+        harness_error = unreached.server_exception.split(f"{UPSTREAM_FAILED}: ", 1)[-1]
     outcome: Outcome
     if harness_error is not None:
         outcome = "error"

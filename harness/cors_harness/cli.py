@@ -1,4 +1,4 @@
-"""`cors-harness run | doctor | findings | schema | init`: a thin layer over the library."""
+"""`cors-harness run | doctor | check | findings | schema | init`: thin layers over the library."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 from playwright.sync_api import sync_playwright
 
 from cors_harness._exceptions import HarnessError, ScenarioError
+from cors_harness.check import check_scenario
 from cors_harness.engines import (
     FIX,
     TRUST,
@@ -28,13 +29,14 @@ from cors_harness.engines import (
 )
 from cors_harness.engines.profiles import PROFILES, chosen_profile
 from cors_harness.engines.timeouts import env_name
+from cors_harness.explain import explain
 from cors_harness.findings import findings
 from cors_harness.interrupt import Interrupted, stop_on_signals
-from cors_harness.processes import OWNER_VARIABLE, stop_marked
+from cors_harness.processes import OWNER_VARIABLE, owned_processes, stop_marked
 from cors_harness.report import summary, terminal, write_reports
 from cors_harness.results import LaunchProfile, Result, RunResults
 from cors_harness.run import RunCollector, run_paths
-from cors_harness.runner import DEFAULT_TIMEOUT_S
+from cors_harness.runner import DEFAULT_TIMEOUT_S, Harness
 from cors_harness.scenario import (
     BROWSERS,
     MAX_TIMEOUT_S,
@@ -208,6 +210,38 @@ def _parser() -> argparse.ArgumentParser:
         metavar="RESULTS_JSON",
         help="a run of the same scenarios under the other --profile: adds what changes",
     )
+
+    checked = commands.add_parser(
+        "check",
+        help="one request to a server you run, from a page on ORIGIN, in every browser",
+    )
+    checked.add_argument("url", metavar="URL", help="e.g. http://127.0.0.1:8000/api/items")
+    checked.add_argument(
+        "--origin", required=True, help="the page's origin, e.g. https://app.example.com"
+    )
+    checked.add_argument("--method", default="GET", help="default: GET")
+    checked.add_argument(
+        "--header",
+        action="append",
+        type=_header,
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a request header; repeat for several",
+    )
+    checked.add_argument("--body", default=None, help="the request body, as text")
+    checked.add_argument(
+        "--credentials", choices=["omit", "same-origin", "include"], default="omit"
+    )
+    checked.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT_S,
+        help="seconds the fetch() may take (default: %(default)s)",
+    )
+    checked.add_argument(
+        "--json", type=Path, default=None, metavar="FILE", help="write the results.json there"
+    )
+    browser_options(checked)
 
     schema = commands.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("which", choices=["scenario", "results"])
@@ -395,6 +429,48 @@ def _read_results(path: Path) -> RunResults:
         raise HarnessError(f"{path}: not a cors-harness results.json: {first}") from exc
 
 
+def _header(value: str) -> tuple[str, str]:
+    name, colon, rest = value.partition(":")
+    if not colon or not name.strip():
+        raise argparse.ArgumentTypeError(f"{value!r}: write a header as 'NAME: VALUE'")
+    return name.strip(), rest.strip()
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        scenario = check_scenario(
+            args.url,
+            origin=args.origin,
+            method=args.method,
+            headers=dict(args.header),
+            body=args.body,
+            credentials=args.credentials,
+            browsers=args.browser,
+        )
+        collector = RunCollector()
+        with (
+            owned_processes(),
+            Harness(
+                scenario.browsers, _overrides(args), args.timeout, profile=args.profile
+            ) as harness,
+        ):
+            collector.environment = harness.environment()
+            found = harness.run_scenario(scenario)
+    except HarnessError as exc:
+        print(f"cors-harness: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    collector.add(scenario, args.url, found)
+    run = collector.results()
+    print(terminal(run))
+    for result in found:
+        print()
+        print(explain(result, [], result.outcome))
+    if args.json is not None:
+        args.json.write_text(run.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.json}")
+    return EXIT_OK if all(r.outcome == "allowed" for r in found) else EXIT_UNMET
+
+
 def cmd_findings(args: argparse.Namespace) -> int:
     try:
         run = _read_results(args.results)
@@ -458,12 +534,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command in {"run", "doctor"}:
+    if args.command in {"run", "doctor", "check"}:
         _check_overrides(parser, args)
     handler = {
         "run": cmd_run,
         "doctor": cmd_doctor,
         "findings": cmd_findings,
+        "check": cmd_check,
         "schema": cmd_schema,
         "init": cmd_init,
     }[args.command]

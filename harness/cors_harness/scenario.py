@@ -231,14 +231,36 @@ class _Server(_Model):
 
 
 class Backend(_Server):
-    """The fixture FastAPI app (`cors_harness._backend.app`), on the origin written here."""
+    """The fixture FastAPI app (`cors_harness._backend.app`), on the origin written here; or,
+    with `upstream`, a server that already runs, behind the harness's recording proxy."""
 
     host: str = Field("localhost", pattern=HOST_PATTERN)
+    upstream: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#\s]+$",
+        description="A running server (`http://127.0.0.1:8000`): the browser's requests to this "
+        "backend's origin go to it through a recording proxy, which passes requests and answers "
+        "on unchanged; it answers for itself, so cors, middleware and routes do not apply.",
+    )
     cors: Cors | None = Field(description="CORSMiddleware settings; null means no CORS middleware.")
     middleware: list[Layer] = Field(
         [], description="Extra layers, listed from the outermost in; each outside or inside CORS."
     )
     routes: list[RawRoute] = Field([], description="Raw routes, answered before any middleware.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upstream_answers_for_itself(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("upstream") is None:
+            return data
+        for key in ("cors", "middleware", "routes"):
+            if key in data:
+                raise AtKey(
+                    key,
+                    "does not apply to an upstream backend, which answers for itself; leave it "
+                    "out, or leave out upstream to use the fixture app",
+                )
+        return {**data, "cors": None}
 
 
 class Frontend(_Server):
@@ -599,6 +621,15 @@ def check_references(scenario: Scenario, fail: Callable[[Loc, str], NoReturn]) -
             kind, name, _ = match.groups()
             if kind == "frontend" and name not in scenario.frontends:
                 fail(loc, f"placeholder {match.group(0)!r} names no frontend; declared: {declared}")
+    if scenario.backend.upstream is not None:
+        for index, request in enumerate(scenario.requests):
+            if request.cookies:
+                fail(
+                    ("requests", index, "cookies"),
+                    "set up through the fixture backend's /cookies/set, which an upstream "
+                    "backend does not have; log in with a request to it instead (sets_cookies: "
+                    "[NAME]) and give the requests that need the cookie after: its name",
+                )
     # One server per (host, port) the browser asks for: the run's proxy routes by that pair
     # (loopback names too), whatever the scheme.
     claimed: dict[tuple[str, int], str] = {}

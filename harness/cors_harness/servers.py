@@ -21,6 +21,7 @@ from cors_harness.recorder import Evidence, Recorder
 from cors_harness.scenario import Backend, Cors, HeaderLayer, Scenario
 from cors_harness.server import listen, serve_frontends, serve_on
 from cors_harness.server_process import ServerProcess
+from cors_harness.upstream import UpstreamProxy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -66,6 +67,11 @@ def backend_layers(
 AppFactory: TypeAlias = "Callable[[Origins], ASGIApp]"
 
 
+def upstream_app(upstream: str) -> AppFactory:
+    """A running server, reached through the recording proxy; it answers for itself."""
+    return lambda origins: UpstreamProxy(upstream)
+
+
 @dataclass(frozen=True)
 class UserApp:
     """A user's app, built from the run-time origins; `name` says which app it is, in errors."""
@@ -89,8 +95,10 @@ def scenario_servers(
     other names than loopback ones, and https, need the run's `network`: its proxy routes the
     names to the servers while the block runs, its authority signs their certificate.
     """
-    label = app.name if isinstance(app, UserApp) else f"{scenario.name}-backend"
     backend = scenario.backend
+    if app is None and backend.upstream is not None:
+        app = upstream_app(backend.upstream)
+    label = app.name if isinstance(app, UserApp) else f"{scenario.name}-backend"
     names = list(scenario.frontends)
     written = [
         (scenario.frontends[n].scheme, scenario.frontends[n].host, scenario.frontends[n].port)
