@@ -8,21 +8,19 @@ browser sees it, so the evidence is what it really sent; the page is served by t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
-
 from cors_harness._exceptions import HarnessError
-from cors_harness._yaml import field
-from cors_harness.scenario import BROWSERS, Browser, Loc, Scenario, check_references
-from cors_harness.userapp import frontend_fields
+from cors_harness.scenario import BROWSERS, Browser
+from cors_harness.userapp import frontend_fields, scenario_from_mapping
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from cors_harness.results import Result
     from cors_harness.runner import Harness
+    from cors_harness.scenario import Scenario
 
 NAME = "check"
 
@@ -49,10 +47,7 @@ def check_scenario(
         raise HarnessError(f"check: {url!r}: bad port") from None
     upstream = f"{parts.scheme}://{parts.netloc}"
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    try:
-        frontend = frontend_fields("", origin, where="--origin")
-    except HarnessError as exc:
-        raise HarnessError(str(exc).replace("observe_app: ", "check: ", 1)) from None
+    frontend = frontend_fields("", origin, where="--origin", label=NAME)
     request: dict[str, Any] = {
         "name": "request",
         "frontend": "page",
@@ -76,17 +71,7 @@ def check_scenario(
         "frontends": {"page": frontend},
         "requests": [request],
     }
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise HarnessError(f"check: {field(error['loc'])}: {error['msg']}") from None
-
-    def fail(loc: Loc, problem: str) -> NoReturn:
-        raise HarnessError(f"check: {field(loc)}: {problem}")
-
-    check_references(scenario, fail)
-    return scenario
+    return scenario_from_mapping(data, NAME)
 
 
 def check(harness: Harness, url: str, *, origin: str, **options: Any) -> list[Result]:

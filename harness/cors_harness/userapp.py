@@ -43,7 +43,9 @@ def load_app(target: str) -> ASGIApp:
     return app
 
 
-def frontend_fields(name: str, frontend: object, where: str = "frontends") -> object:
+def frontend_fields(
+    name: str, frontend: object, where: str = "frontends", label: str = "observe_app"
+) -> object:
     """A frontend (or the backend) as given to observe_app: its fields, or an origin as the
     app's CORS settings list it (`"http://localhost:3000"`), which stands for its scheme, host
     and port; the model judges them as it judges fields."""
@@ -55,7 +57,7 @@ def frontend_fields(name: str, frontend: object, where: str = "frontends") -> ob
         port = parts.port
     except ValueError:
         raise HarnessError(
-            f"observe_app: {where}{name}: {frontend!r}: bad port; {shape}"
+            f"{label}: {where}{name}: {frontend!r}: bad port; {shape}"
         ) from None
     if (
         not parts.scheme
@@ -66,7 +68,7 @@ def frontend_fields(name: str, frontend: object, where: str = "frontends") -> ob
         or parts.query
         or parts.fragment
     ):
-        raise HarnessError(f"observe_app: {where}{name}: {frontend!r} is not an origin; {shape}")
+        raise HarnessError(f"{label}: {where}{name}: {frontend!r} is not an origin; {shape}")
     # An origin without a port has its scheme's own.
     default = {"http": 80, "https": 443}.get(parts.scheme)
     return {"scheme": parts.scheme, "host": parts.hostname, "port": port or default}
@@ -76,6 +78,22 @@ def _mapping(value: object) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise HarnessError(f"observe_app: backend: expected an origin or a mapping, got {value!r}")
     return dict(value)
+
+
+def scenario_from_mapping(data: Mapping[str, Any], label: str) -> Scenario:
+    """A scenario built in code (not read from a file), checked as a file would be; the first
+    problem is a HarnessError of one line, `LABEL: field: problem`."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise HarnessError(f"{label}: {field(error['loc'])}: {error['msg']}") from None
+
+    def fail(loc: Loc, problem: str) -> NoReturn:
+        raise HarnessError(f"{label}: {field(loc)}: {problem}")
+
+    check_references(scenario, fail)
+    return scenario
 
 
 def observe_app(
@@ -120,16 +138,11 @@ def observe_app(
     }
     if browsers is not None:
         data["browsers"] = list(browsers)
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise HarnessError(f"observe_app: {field(error['loc'])}: {error['msg']}") from None
+    scenario = scenario_from_mapping(data, "observe_app")
 
     def fail(loc: Loc, problem: str) -> NoReturn:
         raise HarnessError(f"observe_app: {field(loc)}: {problem}")
 
-    check_references(scenario, fail)
     for index, request in enumerate(scenario.requests):
         if request.cookies:
             fail(
