@@ -34,7 +34,7 @@ def test_raw_route_sends_whitespace_around_values_exactly() -> None:
         RawAnswer(200, [("Access-Control-Allow-Origin", f" {origin}\t"), ("X-Two", "a ,  b ")]),
     )
     with ServerProcess() as child:
-        _, port = child.open("ws", [(0, False)])
+        _, (port,) = child.open("ws", [(0, False)], [(0, False)])
         child.configure(None, [], [route])
         wire = raw_get(port, "/raw/ws?cors_probe=w1", origin)
         (exchange,) = child.for_probe("w1")
@@ -50,7 +50,7 @@ def test_raw_route_sends_whitespace_around_values_exactly() -> None:
 def test_a_head_the_server_cannot_send_is_recorded_as_not_sent() -> None:
     route = RawRouteSpec("/raw/bad", RawAnswer(204, []), RawAnswer(200, [("X-Bad", "a\x01b")]))
     with ServerProcess() as child:
-        _, port = child.open("bad", [(0, False)])
+        _, (port,) = child.open("bad", [(0, False)], [(0, False)])
         child.configure(None, [], [route])
         wire = raw_get(port, "/raw/bad?cors_probe=b1", "http://localhost:1")
         (exchange,) = child.for_probe("b1")
@@ -73,7 +73,7 @@ def test_a_backtracking_regex_stalls_only_the_child() -> None:
     }
     started = time.monotonic()
     with ServerProcess(answer_timeout_s=2) as child:
-        _, port = child.open("regex", [(0, False)])
+        _, (port,) = child.open("regex", [(0, False)], [(0, False)])
         child.configure(cors, [], [])
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/?cors_probe=r1", headers={"Origin": "a" * 40 + "!"}

@@ -41,7 +41,8 @@ requests:
   - {name: settings, frontend: app, path: /settings, after: sign-in}
 """
 ORIGINS = Origins(
-    backend_endpoint=Endpoint("http", "localhost", 1, 1),
+    backend_endpoints={"backend": Endpoint("http", "localhost", 1, 1)},
+    default_backend="backend",
     frontend_endpoints={
         "app": Endpoint("http", "localhost", 2, 2),
         "other": Endpoint("http", "127.0.0.1", 3, 3),

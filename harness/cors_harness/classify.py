@@ -40,7 +40,9 @@ def classify(
 
     `cookie_names` are the cookies the request set up; with none, any cookie counts.
     `evidence_failure` says why the server's record is missing: without it, nothing can be told.
+    What an internal backend received came from another server, not the browser: not counted.
     """
+    evidence = [e for e in evidence if not e.internal]
     preflights = [e for e in evidence if e.preflight]
     actual = [e for e in evidence if not e.preflight]
     sent = {name for e in actual for name in e.cookies_sent}
@@ -88,7 +90,7 @@ def navigation(probe: str, evidence: list[Exchange]) -> PageResult:
     CORS does not apply to a navigation, so an answer, whatever its status, is `allowed`; a
     visit the server never answered is `error`, never a kind of `blocked`.
     """
-    answers = [e for e in evidence if not e.preflight and e.status is not None]
+    answers = [e for e in evidence if not (e.preflight or e.internal) and e.status is not None]
     if not answers:
         return PageResult(
             probe=probe,
@@ -111,7 +113,7 @@ def step_failure(step: Request, page: PageResult, evidence: list[Exchange]) -> s
     what = f"{step.method} {step.path}"
     if page.harness_error is not None:
         return f"step {step.name!r} ({what}) could not be observed: {page.harness_error}"
-    actual = [e for e in evidence if not e.preflight]
+    actual = [e for e in evidence if not (e.preflight or e.internal)]
     set_here = {name for e in actual for name in e.cookies_set()}
     missing = [name for name in step.sets_cookies if name not in set_here]
     if not missing:

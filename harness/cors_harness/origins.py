@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -45,15 +46,29 @@ def endpoint(scheme: str, host: str, fixed_port: int | None, local_port: int) ->
 
 @dataclass(frozen=True)
 class Origins:
-    """Where one scenario's servers are reached, once their ports are known."""
+    """Where one scenario's servers are reached, once their ports are known.
 
-    backend_endpoint: Endpoint
+    `default_backend` is the backend a request names by default and `{backend}` stands for;
+    `internal` backends are reached by other backends only, at their local address.
+    """
+
+    backend_endpoints: Mapping[str, Endpoint]
     frontend_endpoints: Mapping[str, Endpoint]
+    default_backend: str
+    internal: frozenset[str] = frozenset()
 
     @property
     def backend(self) -> str:
-        """The backend's origin."""
-        return self.backend_endpoint.origin
+        """The default backend's origin."""
+        return self.backend_endpoints[self.default_backend].origin
+
+    def backend_origin(self, name: str | None) -> str:
+        return self.backend_endpoints[name or self.default_backend].origin
+
+    @property
+    def backends(self) -> dict[str, str]:
+        """Each backend's origin, by name, internal ones left out."""
+        return {n: e.origin for n, e in self.backend_endpoints.items() if n not in self.internal}
 
     @property
     def frontends(self) -> dict[str, str]:
@@ -61,16 +76,29 @@ class Origins:
         return {name: e.origin for name, e in self.frontend_endpoints.items()}
 
     def endpoints(self) -> list[Endpoint]:
-        return [self.backend_endpoint, *self.frontend_endpoints.values()]
+        """What the browser reaches, for the run's proxy to route."""
+        backends = [e for n, e in self.backend_endpoints.items() if n not in self.internal]
+        return [*backends, *self.frontend_endpoints.values()]
 
     def substitute(self, text: str) -> str:
-        """`text` with `{frontend:NAME}`, `{backend}` and their `.host`, `.port`, `.scheme`
-        replaced; `.port` is the port the browser uses, the scheme's default included."""
+        """`text` with `{frontend:NAME}`, `{backend}`, `{backend:NAME}` and their `.host`,
+        `.port`, `.scheme`, `.address` replaced; `.port` is the port the browser uses, the
+        scheme's default included; `.address` is where the server listens on loopback, for
+        another server to call (nginx's proxy_pass)."""
 
         def replace(match: re.Match[str]) -> str:
             kind, name, part = match.groups()
-            found = self.backend_endpoint if kind == "backend" else self.frontend_endpoints[name]
-            parts = {"scheme": found.scheme, "host": found.host, "port": str(found.port)}
+            found = (
+                self.backend_endpoints[name or self.default_backend]
+                if kind == "backend"
+                else self.frontend_endpoints[name]
+            )
+            parts = {
+                "scheme": found.scheme,
+                "host": found.host,
+                "port": str(found.port),
+                "address": f"{LOOPBACK}:{found.local_port}",
+            }
             return parts.get(part or "", found.origin)
 
         return PLACEHOLDER.sub(replace, text)

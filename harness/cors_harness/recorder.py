@@ -41,7 +41,8 @@ class Evidence(Protocol):
     `failure` says why the evidence cannot be trusted any more (the servers stopped answering).
     """
 
-    failure: str | None
+    @property
+    def failure(self) -> str | None: ...
 
     def for_probe(self, probe: str) -> list[Exchange]: ...
 
@@ -70,6 +71,7 @@ class Recorder:
             await _jar_page(send)
             return
         started = time.monotonic()
+        received_at = time.time()
         query = scope.get("query_string", b"")
         request_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         recorded: Exchange | None = None
@@ -85,6 +87,7 @@ class Recorder:
                 response_headers=response_headers,
                 server_exception=None,
                 elapsed_ms=round((time.monotonic() - started) * 1000, 2),
+                received_at=round(received_at, 6),
             )
             with self._lock:
                 self.exchanges.append(exchange)

@@ -43,6 +43,19 @@ class Exchange(_Model):
         "the status and headers above, and the cell is `error`.",
     )
     elapsed_ms: float
+    received_at: float | None = Field(
+        default=None,
+        description="When the request arrived (Unix seconds): orders the hops of a redirect "
+        "across backends.",
+    )
+    backend: str | None = Field(
+        default=None, description="The backend that received it, by the scenario's name."
+    )
+    internal: bool = Field(
+        default=False,
+        description="Received by an internal backend from the server in front of it (nginx): "
+        "what that server passed on, not what the browser sent; not counted in the outcome.",
+    )
 
     @classmethod
     def from_wire(
@@ -57,6 +70,7 @@ class Exchange(_Model):
         response_headers: list[tuple[str, str]],
         server_exception: str | None,
         elapsed_ms: float,
+        received_at: float | None = None,
     ) -> Exchange:
         def first(name: str) -> str | None:
             return next((v for k, v in request_headers if k.lower() == name), None)
@@ -77,6 +91,7 @@ class Exchange(_Model):
             response_headers=response_headers,
             server_exception=server_exception,
             elapsed_ms=elapsed_ms,
+            received_at=received_at,
         )
 
     def response_header(self, name: str) -> list[str]:

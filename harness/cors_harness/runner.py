@@ -9,10 +9,11 @@ import platform
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from cors_harness._exceptions import HarnessError
+from cors_harness._exceptions import FixtureError, HarnessError
 from cors_harness.classify import classify, navigation, step_failure
 from cors_harness.engines import Browsers, EngineBroken, EngineTimeouts, Overrides
 from cors_harness.engines.base import LaunchedBrowser, ProbeSpec, Session, harness_failure, one_line
@@ -84,7 +85,10 @@ def cookie_groups(scenario: Scenario) -> list[list[Request]]:
     linked = {r.after for r in scenario.requests} | {r.name for r in scenario.requests if r.after}
     groups: dict[object, list[Request]] = {}
     for request in scenario.requests:
-        key: object = tuple(request.cookies)
+        # Cookies are set up on the backend the request calls.
+        key: object = ()
+        if request.cookies:
+            key = (scenario.backend_of(request), tuple(request.cookies))
         if request.name in linked:
             steps = scenario.steps_before(request.name)
             key = ("after", steps[-1].name if steps else request.name)
@@ -143,7 +147,7 @@ def _url(base: str, path: str, probe: str, extra: dict[str, str] | None = None) 
     return f"{base}{path}{'&' if '?' in path else '?'}{query}"
 
 
-def _cookie_url(origins: Origins, cookie: Cookie, probe: str) -> str:
+def _cookie_url(backend: str, cookie: Cookie, probe: str) -> str:
     params = {
         "name": cookie.name,
         "value": cookie.value,
@@ -152,7 +156,7 @@ def _cookie_url(origins: Origins, cookie: Cookie, probe: str) -> str:
     }
     if cookie.samesite is not None:
         params["samesite"] = cookie.samesite
-    return _url(origins.backend, "/cookies/set", probe, params)
+    return _url(backend, "/cookies/set", probe, params)
 
 
 class _Repeats:
@@ -283,7 +287,18 @@ class Harness:
 
     def _run_scenario(self, scenario: Scenario, app: AppFactory | None) -> list[Result]:
         results: list[Result] = []
-        with scenario_servers(scenario, app, self.network) as (origins, recorder):
+        with ExitStack() as stack:
+            try:
+                origins, recorder = stack.enter_context(
+                    scenario_servers(scenario, app, self.network)
+                )
+            except FixtureError as exc:
+                # A user's app that cannot start is the caller's to see; a scenario file's
+                # server that cannot start (a command that exits) makes its cells error, and the
+                # run goes on with the next scenario.
+                if app is not None:
+                    raise
+                return self._unserved(scenario, one_line(exc))
             for name in scenario.browsers:
                 browser = self.browsers.get(name)
                 # Why this browser's cells are errors, once they are.
@@ -327,13 +342,62 @@ class Harness:
                     results.append(result)
         return results
 
+    def _unserved(self, scenario: Scenario, why: str) -> list[Result]:
+        """Every cell of a scenario whose servers could not start: error, with the reason."""
+        results = []
+        for name in scenario.browsers:
+            browser = self.browsers.get(name)
+            for request in scenario.requests:
+                probe = f"{name[:2]}-{request.name[:24]}-unserved"
+                page = PageResult(probe=probe, received=False, harness_error=why, error=None)
+                found = classify(page, [], [])
+                result = Result(
+                    scenario=scenario.name,
+                    request=request.name,
+                    browser=name,
+                    browser_version=browser.info.version if browser else "unavailable",
+                    engine=browser.info.engine if browser else "unavailable",
+                    frontend_origin="",
+                    visit=request.visit,
+                    url=request.path,
+                    method=request.method,
+                    credentials=request.credentials,
+                    mode=request.mode,
+                    redirect=request.redirect,
+                    outcome=found.outcome,
+                    preflight_sent=False,
+                    reached_server=False,
+                    cookie_sent=False,
+                    status=None,
+                    readable_headers={},
+                    error=found.error,
+                    console=[],
+                    evidence=[],
+                )
+                self._expect(request, name, result)
+                results.append(result)
+        return results
+
+    def _expect(self, request: Request, browser: Browser, result: Result) -> None:
+        if request.expect is not None:
+            facts = request.expect.for_browser(browser)
+            expected = facts.model_dump(exclude_none=True)
+            if expected:
+                result.expected = expected
+                result.mismatches = mismatches(facts, result, request.read_headers)
+                result.expectation_met = not result.mismatches
+
     def _spec(
         self, scenario: Scenario, request: Request, browser: Browser, origins: Origins
     ) -> ProbeSpec:
         probe = f"{browser[:2]}-{request.name[:24]}-{secrets.token_hex(4)}"
         return ProbeSpec(
             probe=probe,
-            url=_url(origins.backend, request.path, probe),
+            url=_url(
+                origins.backend_origin(scenario.backend_of(request)),
+                origins.substitute(request.path),
+                probe,
+            ),
             method=request.method,
             headers=request.fetch_headers(),
             body=request.fetch_body(),
@@ -369,9 +433,10 @@ class Harness:
 
         try:
             with browser.session() as session:
+                home = origins.backend_origin(group[0].backend)
                 for cookie in group[0].cookies:
                     setup = f"setup-{secrets.token_hex(4)}"
-                    url = _cookie_url(origins, cookie, setup)
+                    url = _cookie_url(home, cookie, setup)
                     if cookie.set_by == "navigation":
                         session.visit(url)
                     else:
@@ -402,8 +467,11 @@ class Harness:
                         (found[request.name],) = harness_failure([specs[request.name]], why)
                     # The jar as the stage's requests find it: after the set-up, after each step.
                     if ready and (level > 0 or group[0].cookies):
-                        jar = self._read_jar(session, origins, reason)
-                        jars.update({r.name: jar for r in ready})
+                        read = {
+                            name: self._read_jar(session, origins.backend_origin(name), reason)
+                            for name in dict.fromkeys(r.backend for r in ready)
+                        }
+                        jars.update({r.name: read[r.backend] for r in ready})
                     for request in ready:
                         if not request.visit:
                             continue
@@ -436,10 +504,10 @@ class Harness:
             return harness_failure(list(specs.values()), reason(exc))
 
     def _read_jar(
-        self, session: Session, origins: Origins, reason: Callable[[Exception], str]
+        self, session: Session, backend: str, reason: Callable[[Exception], str]
     ) -> CookieJar:
         try:
-            return session.cookie_jar(origins.backend)
+            return session.cookie_jar(backend)
         except EngineBroken:
             raise
         except Exception as exc:  # the cells still stand; only what the jar held is unknown
@@ -496,11 +564,5 @@ class Harness:
             secure_context=page.secure_context,
             evidence=evidence,
         )
-        if request.expect is not None:
-            facts = request.expect.for_browser(browser_name)
-            expected = facts.model_dump(exclude_none=True)
-            if expected:
-                result.expected = expected
-                result.mismatches = mismatches(facts, result, request.read_headers)
-                result.expectation_met = not result.mismatches
+        self._expect(request, browser_name, result)
         return result

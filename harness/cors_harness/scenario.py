@@ -29,6 +29,7 @@ from cors_harness._yaml import field, load_yaml, os_problem, read_text
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
+Loc = tuple[str | int, ...]
 Browser = Literal["chromium", "firefox", "webkit"]
 BROWSERS: tuple[Browser, ...] = get_args(Browser)
 # `opaque`: the page got an answer it cannot read (mode no-cors, or redirect manual).
@@ -72,7 +73,7 @@ TOKEN_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 FRONTEND_NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 COOKIE_VALUE_PATTERN = r"^[A-Za-z0-9._~-]*$"
 PLACEHOLDER = re.compile(
-    r"\{(frontend|backend)(?::([A-Za-z0-9_-]+))?(?:\.(origin|host|port|scheme))?\}"
+    r"\{(frontend|backend)(?::([A-Za-z0-9_-]+))?(?:\.(origin|host|port|scheme|address))?\}"
 )
 PLACEHOLDER_LIKE = re.compile(r"\{(frontend|backend)[^}]*\}")
 # What a placeholder stands for while a value is checked, before the run knows the ports.
@@ -81,6 +82,7 @@ _PLACEHOLDER_EXAMPLE = {
     "host": "placeholder.localhost",
     "port": "1",
     "scheme": "http",
+    "address": "127.0.0.1:1",
 }
 # What each pattern asks for, said as the fix.
 _PATTERN_HELP = {
@@ -97,12 +99,9 @@ def _placeholders_checked(text: str) -> str:
         full = PLACEHOLDER.fullmatch(match.group(0))
         if full is None:
             raise ValueError(
-                f"malformed placeholder {match.group(0)!r}; write "
-                "{frontend:NAME}, {frontend:NAME.host|port|scheme|origin} or {backend}"
-            )
-        if full.group(1) == "backend" and full.group(2) is not None:
-            raise ValueError(
-                f"placeholder {match.group(0)!r}: write {{backend}} or {{backend.port}}"
+                f"malformed placeholder {match.group(0)!r}; write {{frontend:NAME}}, "
+                "{backend} or {backend:NAME}, each optionally with .host, .port, .scheme, "
+                ".origin or .address"
             )
     return text
 
@@ -230,11 +229,65 @@ class _Server(_Model):
         return _host_name(host)
 
 
+class Ready(_Model):
+    """When a command's server is up: it answers an HTTP GET of `path` (any status)."""
+
+    path: RoutePath = Field(default="/", json_schema_extra={"pattern": r"^/[^?#\s\\]*$"})
+    timeout: float = Field(
+        default=20.0, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False, description="Seconds to wait."
+    )
+
+
+FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
+# What each kind of backend is, said where a field does not apply to it.
+BACKEND_KINDS = {
+    "app": "an ASGI app imported from 'package.module:attribute'",
+    "command": "a server the harness starts",
+    "upstream": "a server that already runs",
+}
+_FIXTURE_ONLY = ("cors", "middleware", "routes")
+_COMMAND_ONLY = ("env", "files", "ready")
+
+
 class Backend(_Server):
-    """The fixture FastAPI app (`cors_harness._backend.app`), on the origin written here; or,
-    with `upstream`, a server that already runs, behind the harness's recording proxy."""
+    """A server the browser calls. By default the fixture FastAPI app
+    (`cors_harness._backend.app`) with the `cors` settings given; or, with `app`, an ASGI app
+    served in the harness's process; with `command`, a server the harness starts; with
+    `upstream`, a server that already runs. Command and upstream backends sit behind the
+    harness's recording proxy, which passes requests and answers on unchanged."""
 
     host: str = Field("localhost", pattern=HOST_PATTERN)
+    internal: bool = Field(
+        False,
+        description="Reached only by another backend (nginx's proxy_pass to "
+        "{backend:NAME.address}), never by the browser: it has no origin, requests cannot name "
+        "it, and its exchanges are shown as hops behind the server the browser called.",
+    )
+    app: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+        description="An ASGI app, 'package.module:attribute' as uvicorn takes it, served in the "
+        "harness's process behind the recorder; its lifespan runs.",
+    )
+    factory: bool = Field(
+        False,
+        description="With app: the attribute is a function of no arguments returning the app.",
+    )
+    command: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
+        default=None,
+        min_length=1,
+        description="A server the harness starts (a Django or Node server, nginx), in the "
+        "scenario file's directory, and stops on every path. It must listen on 127.0.0.1 at the "
+        "port in $PORT (also {port} in command, env and files); {dir} is a fresh directory "
+        "holding `files`. Placeholders as in allow_origins work too.",
+    )
+    env: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = Field(
+        {}, description="Environment variables for the command, on top of the harness's own."
+    )
+    files: dict[FileName, str] = Field(
+        {}, description="Files written into {dir} before the command starts (a config)."
+    )
+    ready: Ready = Field(default_factory=lambda: Ready())
     upstream: str | None = Field(
         default=None,
         pattern=r"^https?://[^/?#\s]+$",
@@ -250,17 +303,54 @@ class Backend(_Server):
 
     @model_validator(mode="before")
     @classmethod
-    def _upstream_answers_for_itself(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or data.get("upstream") is None:
+    def _one_kind(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
             return data
-        for key in ("cors", "middleware", "routes"):
+        kinds = [k for k in BACKEND_KINDS if data.get(k) is not None]
+        if len(kinds) > 1:
+            raise AtKey(
+                kinds[1],
+                f"a backend is one server: give one of app, command and upstream, not "
+                f"{kinds[0]} and {kinds[1]}",
+            )
+        kind = kinds[0] if kinds else None
+        for key in _COMMAND_ONLY:
+            if key in data and kind != "command":
+                raise AtKey(key, "applies to a command backend only (command: [...])")
+        if "factory" in data and kind != "app":
+            raise AtKey("factory", "applies to an app backend only (app: 'module:attribute')")
+        if kind is None:
+            return data
+        for key in _FIXTURE_ONLY:
             if key in data:
                 raise AtKey(
                     key,
-                    "does not apply to an upstream backend, which answers for itself; leave it "
-                    "out, or leave out upstream to use the fixture app",
+                    f"does not apply to {BACKEND_KINDS[kind]}, which answers for itself; leave "
+                    f"it out, or leave out {kind} to use the fixture app",
                 )
         return {**data, "cors": None}
+
+    @model_validator(mode="after")
+    def _internal_has_no_origin(self) -> Backend:
+        if self.internal:
+            for key in ("scheme", "host", "port"):
+                if key in self.model_fields_set:
+                    raise AtKey(
+                        key,
+                        "an internal backend has no origin: only other backends reach it, at "
+                        "{backend:NAME.address}; leave it out",
+                    )
+        return self
+
+    @property
+    def kind(self) -> Literal["fixture", "app", "command", "upstream"]:
+        if self.app is not None:
+            return "app"
+        if self.command is not None:
+            return "command"
+        if self.upstream is not None:
+            return "upstream"
+        return "fixture"
 
 
 class Frontend(_Server):
@@ -358,6 +448,11 @@ class Request(_Model):
     description: str = ""
     frontend: str | None = Field(
         None, description="The frontend page that makes the fetch(); required unless visit."
+    )
+    backend: str | None = Field(
+        None,
+        description="The backend it calls, by name (backends:); default: the scenario's "
+        "`backend`, or the first of its `backends`.",
     )
     visit: bool = Field(
         False,
@@ -544,16 +639,58 @@ def _all_browsers() -> list[Browser]:
     return list(BROWSERS)
 
 
+BackendName = Annotated[str, StringConstraints(pattern=FRONTEND_NAME_PATTERN)]
+# The name `backend:` (one backend) goes by in evidence and in {backend:NAME}.
+SHORTHAND_BACKEND = "backend"
+
+
 class Scenario(_Model):
-    """A backend, the frontends that call it, and the requests they make."""
+    """Backends, the frontends that call them, and the requests they make."""
 
     name: str = Field("", description="Set from the file name; not written in the file.")
+    directory: str = Field(
+        "", description="Set from the file's directory, where commands run; not written in it."
+    )
     description: str = ""
     browsers: list[Browser] = Field(default_factory=_all_browsers, min_length=1)
-    backend: Backend
+    backend: Backend | None = Field(None, description="The one backend; or give backends.")
+    backends: dict[BackendName, Backend] = Field(
+        {},
+        description="Several backends, by name; requests name theirs (backend: NAME), and "
+        "{backend:NAME} is each one's origin. The first is the default.",
+    )
     frontends: dict[FrontendName, Frontend] = Field(min_length=1)
     requests: list[Request] = Field(min_length=1)
     claims: list[Claim] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_way_to_give_backends(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if data.get("backend") is not None and data.get("backends"):
+            raise AtKey("backends", "give backend (one) or backends (several by name), not both")
+        if data.get("backend") is None and not data.get("backends"):
+            raise AtKey("backend", "required field is missing (or give backends: {NAME: ...})")
+        return data
+
+    def backend_specs(self) -> dict[str, Backend]:
+        """Every backend by name; `backend:` goes by SHORTHAND_BACKEND."""
+        if self.backend is not None:
+            return {SHORTHAND_BACKEND: self.backend}
+        return dict(self.backends)
+
+    @property
+    def default_backend(self) -> str:
+        """The backend a request without `backend:` calls, and `{backend}` names."""
+        return next(iter(self.backend_specs()))
+
+    def backend_loc(self, name: str) -> Loc:
+        """Where a backend is written in the file."""
+        return ("backend",) if self.backend is not None else ("backends", name)
+
+    def backend_of(self, request: Request) -> str:
+        return request.backend or self.default_backend
 
     def request(self, name: str) -> Request:
         for request in self.requests:
@@ -577,31 +714,42 @@ class Scenario(_Model):
 def scenario_json_schema() -> dict[str, Any]:
     schema = Scenario.model_json_schema(by_alias=True)
     schema["properties"].pop("name", None)
+    schema["properties"].pop("directory", None)
     schema["$id"] = "https://github.com/cors-harness/cors-harness/scenario.schema.json"
     return schema
 
 
 # --- loading -------------------------------------------------------------------------------
 
-Loc = tuple[str | int, ...]
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 
 def _placeholders(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
-    cors = scenario.backend.cors
-    if cors is not None:
-        for index, origin in enumerate(cors.allow_origins):
-            yield ("backend", "cors", "allow_origins", index), origin
-        if cors.allow_origin_regex is not None:
-            yield ("backend", "cors", "allow_origin_regex"), cors.allow_origin_regex
-    for index, layer in enumerate(scenario.backend.middleware):
-        if isinstance(layer, HeaderLayer):
-            yield ("backend", "middleware", index, "value"), layer.value
-    for index, route in enumerate(scenario.backend.routes):
-        for part in ("preflight", "response"):
-            answer: RawAnswer = getattr(route, part)
-            for pair, (_, value) in enumerate(answer.headers):
-                yield ("backend", "routes", index, part, "headers", pair, 1), value
+    """Every value that may hold placeholders, with where it is written."""
+    for name, backend in scenario.backend_specs().items():
+        at = scenario.backend_loc(name)
+        cors = backend.cors
+        if cors is not None:
+            for index, origin in enumerate(cors.allow_origins):
+                yield (*at, "cors", "allow_origins", index), origin
+            if cors.allow_origin_regex is not None:
+                yield (*at, "cors", "allow_origin_regex"), cors.allow_origin_regex
+        for index, layer in enumerate(backend.middleware):
+            if isinstance(layer, HeaderLayer):
+                yield (*at, "middleware", index, "value"), layer.value
+        for index, route in enumerate(backend.routes):
+            for part in ("preflight", "response"):
+                answer: RawAnswer = getattr(route, part)
+                for pair, (_, value) in enumerate(answer.headers):
+                    yield (*at, "routes", index, part, "headers", pair, 1), value
+        for index, arg in enumerate(backend.command or []):
+            yield (*at, "command", index), arg
+        for key, value in backend.env.items():
+            yield (*at, "env", key), value
+        for key, value in backend.files.items():
+            yield (*at, "files", key), value
+    for index, request in enumerate(scenario.requests):
+        yield ("requests", index, "path"), request.path
 
 
 def is_loopback(host: str) -> bool:
@@ -616,25 +764,62 @@ def check_references(scenario: Scenario, fail: Callable[[Loc, str], NoReturn]) -
     `fail` raises the error for a location in the scenario and a problem.
     """
     declared = ", ".join(sorted(scenario.frontends))
+    specs = scenario.backend_specs()
+    backends = ", ".join(specs)
     for loc, text in _placeholders(scenario):
         for match in PLACEHOLDER.finditer(text):
-            kind, name, _ = match.groups()
+            kind, name, part = match.groups()
             if kind == "frontend" and name not in scenario.frontends:
                 fail(loc, f"placeholder {match.group(0)!r} names no frontend; declared: {declared}")
-    if scenario.backend.upstream is not None:
-        for index, request in enumerate(scenario.requests):
-            if request.cookies:
+            if kind == "backend" and name is not None and name not in specs:
+                fail(loc, f"placeholder {match.group(0)!r} names no backend; declared: {backends}")
+            target = specs[name or scenario.default_backend] if kind == "backend" else None
+            if target is not None and target.internal and part != "address":
                 fail(
-                    ("requests", index, "cookies"),
-                    "set up through the fixture backend's /cookies/set, which an upstream "
-                    "backend does not have; log in with a request to it instead (sets_cookies: "
-                    "[NAME]) and give the requests that need the cookie after: its name",
+                    loc,
+                    f"placeholder {match.group(0)!r}: an internal backend has no origin; "
+                    "{backend:NAME.address} is where other backends reach it",
                 )
+    if specs[scenario.default_backend].internal:
+        fail(
+            (*scenario.backend_loc(scenario.default_backend), "internal"),
+            "the first backend is the one requests call by default: list an internal one later",
+        )
+    for index, request in enumerate(scenario.requests):
+        if request.backend is not None and request.backend not in specs:
+            fail(
+                ("requests", index, "backend"),
+                f"unknown backend {request.backend!r}; declared: {backends}",
+            )
+        target_name = scenario.backend_of(request)
+        target = specs[target_name]
+        if target.internal:
+            fail(
+                ("requests", index, "backend"),
+                f"backend {target_name!r} is internal: the browser cannot reach it; call the "
+                "backend in front of it",
+            )
+        if request.cookies and target.kind != "fixture":
+            fail(
+                ("requests", index, "cookies"),
+                f"set up through the fixture backend's /cookies/set, which "
+                f"{BACKEND_KINDS[target.kind]} does not have; log in with a request to it "
+                "instead (sets_cookies: [NAME]) and give the requests that need the cookie "
+                "after: its name",
+            )
     # One server per (host, port) the browser asks for: the run's proxy routes by that pair
     # (loopback names too), whatever the scheme.
     claimed: dict[tuple[str, int], str] = {}
     servers: list[tuple[Loc, str, Backend | Frontend]] = [
-        (("backend", "port"), "the backend", scenario.backend),
+        *(
+            (
+                (*scenario.backend_loc(n), "port"),
+                "the backend" if scenario.backend is not None else f"backend {n!r}",
+                b,
+            )
+            for n, b in specs.items()
+            if not b.internal
+        ),
         *((("frontends", n, "port"), f"frontend {n!r}", f) for n, f in scenario.frontends.items()),
     ]
     for loc, who, server in servers:
@@ -661,13 +846,15 @@ def check_references(scenario: Scenario, fail: Callable[[Loc, str], NoReturn]) -
     for index, browser in enumerate(scenario.browsers):
         if browser in scenario.browsers[:index]:
             fail(("browsers", index), f"{browser} is listed twice")
-    paths: set[str] = set()
-    for index, route in enumerate(scenario.backend.routes):
-        if route.path in paths:
-            fail(
-                ("backend", "routes", index, "path"), f"raw route {route.path!r} is declared twice"
-            )
-        paths.add(route.path)
+    for name, backend in specs.items():
+        paths: set[str] = set()
+        for index, route in enumerate(backend.routes):
+            if route.path in paths:
+                fail(
+                    (*scenario.backend_loc(name), "routes", index, "path"),
+                    f"raw route {route.path!r} is declared twice",
+                )
+            paths.add(route.path)
     _check_steps(scenario, fail)
     _check_claims(scenario, fail)
 
@@ -749,12 +936,21 @@ def parse_scenario(text: str, path: str, name: str | None = None) -> Scenario:
     if "name" in data:
         problem = "extra field; a scenario is named after its file"
         raise ScenarioError(path, document.line(("name",)), "name", problem)
+    if "directory" in data:
+        problem = "extra field; commands run in the scenario file's directory"
+        raise ScenarioError(path, document.line(("directory",)), "directory", problem)
     data["name"] = name if name is not None else Path(path).stem
+    data["directory"] = str(Path(path).parent.resolve())
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         where, problem = first_problem(
-            exc, data, document, Scenario, unwritten={"name"}, pattern_help=_PATTERN_HELP
+            exc,
+            data,
+            document,
+            Scenario,
+            unwritten={"name", "directory"},
+            pattern_help=_PATTERN_HELP,
         )
         raise ScenarioError(path, document.line(where), field(where), problem) from None
 

@@ -80,19 +80,17 @@ class ServerProcess:
         self,
         name: str,
         frontends: Sequence[tuple[int, bool]],
-        backend_tls: bool = False,
+        backends: Sequence[tuple[int, bool]] = (),
         certificate: ServerCertificate | None = None,
-        backend_port: int = 0,
-    ) -> tuple[list[int], int]:
-        """Bind the frontends, each (port, over TLS), and the backend, 0 for a port chosen now;
-        return their ports. TLS servers use `certificate`."""
+    ) -> tuple[list[int], list[int]]:
+        """Bind the frontends and the fixture backends, each (port, over TLS), 0 for a port
+        chosen now; return their ports. TLS servers use `certificate`."""
         answer = self._ask(
             {
                 "op": "open",
                 "name": name,
                 "frontends": [list(f) for f in frontends],
-                "backend_tls": backend_tls,
-                "backend_port": backend_port,
+                "backends": [list(b) for b in backends],
                 "certificate": None
                 if certificate is None
                 else [str(certificate.key_file), str(certificate.chain_file)],
@@ -100,18 +98,20 @@ class ServerProcess:
             START_TIMEOUT_S if not self._started else self.answer_timeout_s,
         )
         self._started = True
-        return [int(p) for p in answer["frontend_ports"]], int(answer["backend_port"])
+        return [int(p) for p in answer["frontend_ports"]], [int(p) for p in answer["backend_ports"]]
 
     def configure(
         self,
         cors: dict[str, Any] | None,
         layers: Sequence[LayerSpec],
         routes: Sequence[RawRouteSpec],
+        backend: int = 0,
     ) -> None:
-        """Build the fixture app with real origins in place of the placeholders."""
+        """Build fixture backend number `backend` with real origins in place of placeholders."""
         self._ask(
             {
                 "op": "configure",
+                "backend": backend,
                 "cors": cors,
                 "layers": [[la.kind, la.placement, la.header, la.value] for la in layers],
                 "routes": [
@@ -126,11 +126,11 @@ class ServerProcess:
             self.answer_timeout_s,
         )
 
-    def for_probe(self, probe: str) -> list[Exchange]:
-        return self._exchanges({"op": "for_probe", "probe": probe})
+    def for_probe(self, probe: str, backend: int = 0) -> list[Exchange]:
+        return self._exchanges({"op": "for_probe", "probe": probe, "backend": backend})
 
-    def all(self) -> list[Exchange]:
-        return self._exchanges({"op": "all"})
+    def all(self, backend: int = 0) -> list[Exchange]:
+        return self._exchanges({"op": "all", "backend": backend})
 
     def _exchanges(self, command: dict[str, Any]) -> list[Exchange]:
         if self.failure is not None:
@@ -225,8 +225,9 @@ def _child() -> None:
     out = sys.stdout.buffer
     # Nothing else may write to the channel.
     sys.stdout = sys.stderr
-    deferred = Deferred()
-    recorder = Recorder(deferred)
+    # One recorder per fixture backend, each around an app built once the origins are known.
+    deferred: list[Deferred] = []
+    recorders: list[Recorder] = []
     with ExitStack() as stack:
         for raw in sys.stdin.buffer:
             command = json.loads(raw)
@@ -245,14 +246,19 @@ def _child() -> None:
                             certificate=certificate,
                         )
                     )
-                    (answer["backend_port"],) = stack.enter_context(
-                        serve(
-                            recorder,
-                            ports=[command["backend_port"]],
-                            name=f"{name}-backend",
-                            certificate=certificate if command["backend_tls"] else None,
+                    answer["backend_ports"] = []
+                    for index, (port, tls) in enumerate(command["backends"]):
+                        deferred.append(Deferred())
+                        recorders.append(Recorder(deferred[-1]))
+                        (bound,) = stack.enter_context(
+                            serve(
+                                recorders[-1],
+                                ports=[port],
+                                name=f"{name}-backend-{index}",
+                                certificate=certificate if tls else None,
+                            )
                         )
-                    )
+                        answer["backend_ports"].append(bound)
                 elif op == "configure":
                     layers = [LayerSpec(*la) for la in command["layers"]]
                     routes = [
@@ -263,13 +269,13 @@ def _child() -> None:
                         )
                         for r in command["routes"]
                     ]
-                    deferred.app = create_app(command["cors"], layers, routes)
+                    deferred[command["backend"]].app = create_app(command["cors"], layers, routes)
                 elif op == "for_probe":
-                    answer["exchanges"] = [
-                        e.model_dump(mode="json") for e in recorder.for_probe(command["probe"])
-                    ]
+                    found = recorders[command["backend"]].for_probe(command["probe"])
+                    answer["exchanges"] = [e.model_dump(mode="json") for e in found]
                 elif op == "all":
-                    answer["exchanges"] = [e.model_dump(mode="json") for e in recorder.all()]
+                    found = recorders[command["backend"]].all()
+                    answer["exchanges"] = [e.model_dump(mode="json") for e in found]
                 else:
                     answer["error"] = f"unknown command {op!r}"
             except Exception as exc:

@@ -1,9 +1,9 @@
-"""A scenario's servers: its frontends and its recorded backend, and the origins they answer on.
+"""A scenario's servers: its frontends and its recorded backends, and the origins they answer on.
 
-The fixture app a scenario configures runs in a child process of its own (`server_process`), so
-that nothing it is configured with can stall the harness. A user's own app (an object, or a
-factory of the run-time origins) cannot be sent to another process: it is served in this one,
-behind the same recorder.
+The fixture apps a scenario configures run in a child process of its own (`server_process`), with
+its frontends, so that nothing they are configured with can stall the harness. Every other kind
+of backend (`backends`) is bound, then started once the origins are known, the same way: this
+module only decides where each listens and in which order they start.
 """
 
 from __future__ import annotations
@@ -14,14 +14,19 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from cors_harness._backend.layers import LayerSpec, RawAnswer, RawRouteSpec
 from cors_harness._exceptions import FixtureError
+from cors_harness.backends import (
+    AsgiBackend,
+    FixtureBackend,
+    ScenarioBackend,
+    ScenarioEvidence,
+    scenario_backend,
+)
 from cors_harness.frontend import create_frontend_app
-from cors_harness.origins import Origins, endpoint, is_loopback
+from cors_harness.origins import LOOPBACK, Origins, endpoint, is_loopback
 from cors_harness.portlock import fixed_ports
-from cors_harness.recorder import Evidence, Recorder
 from cors_harness.scenario import Backend, Cors, HeaderLayer, Scenario
-from cors_harness.server import listen, serve_frontends, serve_on
+from cors_harness.server import serve_frontends
 from cors_harness.server_process import ServerProcess
-from cors_harness.upstream import UpstreamProxy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
     from cors_harness.network import RunNetwork
+    from cors_harness.recorder import Evidence
 
 
 def cors_kwargs(cors: Cors, origins: Origins) -> dict[str, Any]:
@@ -67,11 +73,6 @@ def backend_layers(
 AppFactory: TypeAlias = "Callable[[Origins], ASGIApp]"
 
 
-def upstream_app(upstream: str) -> AppFactory:
-    """A running server, reached through the recording proxy; it answers for itself."""
-    return lambda origins: UpstreamProxy(upstream)
-
-
 @dataclass(frozen=True)
 class UserApp:
     """A user's app, built from the run-time origins; `name` says which app it is, in errors."""
@@ -83,66 +84,101 @@ class UserApp:
         return self.build(origins)
 
 
+def _fixture_configuration(
+    backend: Backend,
+) -> Callable[[Origins], tuple[dict[str, Any] | None, list[LayerSpec], list[RawRouteSpec]]]:
+    def configuration(
+        origins: Origins,
+    ) -> tuple[dict[str, Any] | None, list[LayerSpec], list[RawRouteSpec]]:
+        cors = None if backend.cors is None else cors_kwargs(backend.cors, origins)
+        return (cors, *backend_layers(backend, origins))
+
+    return configuration
+
+
+def _tls(backend: Backend) -> bool:
+    return backend.scheme == "https" and not backend.internal
+
+
+# Fixture apps and apps first, so that a command in front of one (nginx) finds it answering.
+_START_ORDER = {"fixture": 0, "app": 0, "command": 1, "upstream": 2}
+
+
 @contextmanager
 def scenario_servers(
     scenario: Scenario, app: AppFactory | None = None, network: RunNetwork | None = None
 ) -> Iterator[tuple[Origins, Evidence]]:
-    """Start the scenario's frontends and its recorded backend; stop both on every path.
+    """Start the scenario's frontends and its recorded backends; stop them on every path.
 
-    The backend is the fixture app configured by the scenario, in a child process, or
-    `app(origins)` when given: a user's own application, in this process, behind the recorder,
-    its lifespan started before this yields and shut down when the block ends. Origins on
-    other names than loopback ones, and https, need the run's `network`: its proxy routes the
-    names to the servers while the block runs, its authority signs their certificate.
+    Each backend is what the scenario declares (`backends`): the fixture app configured by the
+    scenario runs in a child process with the frontends; the others in this process or their
+    own (a command). `app(origins)`, when given, replaces the default backend: a user's own
+    application, in this process, behind the recorder, its lifespan started before this yields
+    and shut down when the block ends. Origins on other names than loopback ones, and https,
+    need the run's `network`: its proxy routes the names to the servers while the block runs,
+    its authority signs their certificate.
     """
-    backend = scenario.backend
-    if app is None and backend.upstream is not None:
-        app = upstream_app(backend.upstream)
-    label = app.name if isinstance(app, UserApp) else f"{scenario.name}-backend"
+    specs = scenario.backend_specs()
+    default = scenario.default_backend
     names = list(scenario.frontends)
     written = [
         (scenario.frontends[n].scheme, scenario.frontends[n].host, scenario.frontends[n].port)
         for n in names
     ]
+    reached = {n: b for n, b in specs.items() if not b.internal}
+    servers = [*written, *((b.scheme, b.host, b.port) for b in reached.values())]
     # With the run's proxy every origin, a fixed port on a loopback name too, is routed to a
     # port chosen now; without one, a fixed loopback port is bound for real.
     direct = network is None
-    wanted = [
-        (port if direct and port is not None and is_loopback(host) else 0, scheme == "https")
-        for scheme, host, port in written
-    ]
-    needs_network = backend.scheme == "https" or any(
-        scheme == "https" or not is_loopback(host)
-        for scheme, host, _ in [*written, (backend.scheme, backend.host, backend.port)]
-    )
-    if needs_network and network is None:
+
+    def local(host: str, port: int | None) -> int:
+        return port if direct and port is not None and is_loopback(host) else 0
+
+    wanted = [(local(host, port), scheme == "https") for scheme, host, port in written]
+    if network is None and any(s == "https" or not is_loopback(h) for s, h, _ in servers):
         raise FixtureError(
             f"{scenario.name}: https and host names other than localhost, 127.0.0.1 and "
             "NAME.localhost need the run's network: run the scenario through a Harness"
         )
     certificate = None
-    if any(tls for _, tls in wanted) or backend.scheme == "https":
+    if any(scheme == "https" for scheme, _, _ in servers):
         assert network is not None
-        certificate = network.certificate({backend.host, *(host for _, host, _ in written)})
-    backend_fixed = (
-        backend.port if direct and backend.port is not None and is_loopback(backend.host) else 0
-    )
+        certificate = network.certificate({host for _, host, _ in servers})
+    ports = {n: 0 if b.internal else local(b.host, b.port) for n, b in specs.items()}
+
+    def label(name: str) -> str:
+        if app is not None and name == default:
+            return app.name if isinstance(app, UserApp) else f"{scenario.name}-backend"
+        return f"{scenario.name}: backend {name!r}"
+
+    replaced = default if app is not None else None
+    fixtures = [n for n, b in specs.items() if b.kind == "fixture" and n != replaced]
     with ExitStack() as stack:
         # Fixed ports bound for real (no proxy); another process of the run (an xdist worker)
         # waits for its turn instead of failing to bind.
-        bound = sorted({p for p, _ in wanted if p} | ({backend_fixed} if backend_fixed else set()))
-        stack.enter_context(fixed_ports(bound))
-        if app is None:
+        fixed = {p for p, _ in wanted if p} | {p for p in ports.values() if p}
+        stack.enter_context(fixed_ports(sorted(fixed)))
+        backends: dict[str, ScenarioBackend] = {}
+        if fixtures:
             child = stack.enter_context(ServerProcess())
-            ports, backend_port = child.open(
+            frontend_ports, fixture_ports = child.open(
                 scenario.name,
                 wanted,
-                backend_tls=backend.scheme == "https",
+                [(ports[n], _tls(specs[n])) for n in fixtures],
                 certificate=certificate,
-                backend_port=backend_fixed,
             )
+            for index, (name, port) in enumerate(zip(fixtures, fixture_ports, strict=True)):
+                backends[name] = FixtureBackend(
+                    name,
+                    specs[name],
+                    label(name),
+                    child,
+                    index,
+                    port,
+                    _fixture_configuration(specs[name]),
+                )
         else:
-            ports = stack.enter_context(
+            frontend_ports = stack.enter_context(
                 serve_frontends(
                     create_frontend_app(),
                     wanted,
@@ -150,35 +186,35 @@ def scenario_servers(
                     certificate=certificate,
                 )
             )
-            # The app is built from the origins, so its port is bound before it can be served.
-            sockets = stack.enter_context(listen([backend_fixed], name=label))
-            backend_port = sockets[0].getsockname()[1]
+        for name, spec in specs.items():
+            if name in backends:
+                continue
+            if app is not None and name == default:
+                backends[name] = AsgiBackend(name, spec, label(name), app)
+            else:
+                backends[name] = scenario_backend(name, spec, label(name), scenario.directory)
+        bound = {name: backend.bind(stack, ports[name]) for name, backend in backends.items()}
         origins = Origins(
-            backend_endpoint=endpoint(backend.scheme, backend.host, backend.port, backend_port),
-            frontend_endpoints={
-                name: endpoint(scheme, host, port, local)
-                for name, (scheme, host, port), local in zip(names, written, ports, strict=True)
+            backend_endpoints={
+                name: endpoint(spec.scheme, spec.host, spec.port, bound[name])
+                if not spec.internal
+                else endpoint("http", LOOPBACK, None, bound[name])
+                for name, spec in specs.items()
             },
+            frontend_endpoints={
+                name: endpoint(scheme, host, port, local_port)
+                for name, (scheme, host, port), local_port in zip(
+                    names, written, frontend_ports, strict=True
+                )
+            },
+            default_backend=default,
+            internal=frozenset(n for n, b in specs.items() if b.internal),
         )
         if network is not None:
             stack.enter_context(network.routes(origins.endpoints()))
-        evidence: Evidence
-        if app is None:
-            cors = backend.cors
-            layers, routes = backend_layers(backend, origins)
-            child.configure(None if cors is None else cors_kwargs(cors, origins), layers, routes)
-            evidence = child
-        else:
-            evidence = recorder = Recorder(app(origins))
-            stack.enter_context(
-                serve_on(
-                    recorder,
-                    sockets,
-                    name=label,
-                    lifespan=True,
-                    certificate=certificate if backend.scheme == "https" else None,
-                )
-            )
+        for name in sorted(backends, key=lambda n: _START_ORDER[specs[n].kind]):
+            backends[name].start(stack, origins, certificate)
+        evidence: Evidence = ScenarioEvidence(backends)
         yield origins, evidence
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,10 +17,13 @@ from cors_harness._backend.layers import (
     RawRouteSpec,
     RequireAuthorization,
 )
+from cors_harness.recorder import PROBE_PARAM
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+# What /redirect answers with: every status that makes a browser follow a Location.
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Methods /anything accepts: the standard ones and two that CORSMiddleware's "*" does not cover.
 ANY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "PURGE", "REPORT"]
 
@@ -125,8 +129,16 @@ def create_app(
 
     @app.api_route("/redirect", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def redirect(request: Request, to: str = "/", status: int = 307) -> Response:
-        query = request.url.query
-        return RedirectResponse(f"{to}?{query}" if query else to, status_code=status)
+        # `to` is a path here or an absolute URL (another backend: {backend:NAME}); the probe id
+        # goes along, so that every hop of the chain is the same probe's evidence.
+        if status not in REDIRECT_STATUSES:
+            return JSONResponse(
+                {"detail": f"status must be one of {sorted(REDIRECT_STATUSES)}"}, status_code=400
+            )
+        probe = request.query_params.get(PROBE_PARAM)
+        if probe is not None:
+            to += ("&" if "?" in to else "?") + urlencode({PROBE_PARAM: probe})
+        return RedirectResponse(to, status_code=status)
 
     return app
 

@@ -1,0 +1,406 @@
+"""A scenario's backends, each kind behind one interface.
+
+Every backend is bound to a loopback port before the run's origins are known (the origins name
+the ports), then started once they are (placeholders in its settings name the origins), keeps
+the exchanges the browser had with it, and stops when the scenario's stack closes, on every path:
+
+- `FixtureBackend`: the fixture FastAPI app with the scenario's `cors`, in the child process that
+  serves the scenario's pages (`server_process`), so that nothing it is configured with can stall
+  the harness;
+- `AsgiBackend`: an ASGI app in this process, behind the recorder (a user's own app, given to
+  `cors_observe` or named by `app:`), its lifespan run; `upstream:` is one too, the app being the
+  recording proxy (`upstream.UpstreamProxy`) to the running server;
+- `CommandBackend`: a server the harness starts (`command:`), reached through the recording
+  proxy, so that its evidence is what it sent, whatever it is written in.
+
+`ScenarioEvidence` puts their records together, each exchange marked with its backend, in order
+of arrival: a redirect from one backend to another shows every hop.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from contextlib import suppress
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from cors_harness._exceptions import FixtureError
+from cors_harness.origins import LOOPBACK
+from cors_harness.recorder import Recorder
+from cors_harness.server import listen, serve_on
+from cors_harness.upstream import UpstreamProxy
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from contextlib import ExitStack
+
+    from starlette.types import ASGIApp
+
+    from cors_harness.origins import Origins
+    from cors_harness.results import Exchange
+    from cors_harness.scenario import Backend
+    from cors_harness.server_process import ServerProcess
+    from cors_harness.tls import ServerCertificate
+
+# A command's own placeholders: its port and its directory of files.
+COMMAND_PLACEHOLDER = re.compile(r"\{(port|dir)\}")
+# Where servers are installed that a user's PATH may leave out (nginx is in /usr/sbin).
+SERVER_DIRECTORIES = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+# How to get a command the harness knows a scenario of its own needs.
+INSTALL_HINTS = {"nginx": "install Debian's nginx (apt-get install nginx; scripts/setup does)"}
+# How long a stopping command may take before it is killed, and how much of its output is kept.
+STOP_S = 5.0
+LAST_LINES = 3
+
+
+class ScenarioBackend(ABC):
+    """One backend of a scenario: `bind`, then `start` with the origins; its evidence."""
+
+    def __init__(self, name: str, spec: Backend, label: str) -> None:
+        self.name = name
+        self.spec = spec
+        self.label = label
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    @property
+    def tls(self) -> bool:
+        """Whether the browser reaches it over https (the run's certificate)."""
+        return self.spec.scheme == "https" and not self.spec.internal
+
+    @abstractmethod
+    def bind(self, stack: ExitStack, port: int) -> int:
+        """Listen where the browser will reach it (`port`, 0 for one chosen now); its port."""
+
+    @abstractmethod
+    def start(
+        self, stack: ExitStack, origins: Origins, certificate: ServerCertificate | None
+    ) -> None:
+        """Serve, configured with the run's origins, until `stack` closes."""
+
+    @abstractmethod
+    def for_probe(self, probe: str) -> list[Exchange]: ...
+
+    @abstractmethod
+    def all(self) -> list[Exchange]: ...
+
+    @property
+    def failure(self) -> str | None:
+        """Why its record cannot be trusted any more, once it cannot."""
+        return None
+
+
+class FixtureBackend(ScenarioBackend):
+    """The fixture app, one of those the scenario's child process serves (bound by it)."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: Backend,
+        label: str,
+        child: ServerProcess,
+        index: int,
+        port: int,
+        configuration: Callable[[Origins], tuple[dict[str, Any] | None, list[Any], list[Any]]],
+    ) -> None:
+        super().__init__(name, spec, label)
+        self.child = child
+        self.index = index
+        self.port = port
+        self.configuration = configuration
+
+    def bind(self, stack: ExitStack, port: int) -> int:
+        return self.port
+
+    def start(
+        self, stack: ExitStack, origins: Origins, certificate: ServerCertificate | None
+    ) -> None:
+        cors, layers, routes = self.configuration(origins)
+        self.child.configure(cors, layers, routes, backend=self.index)
+
+    def for_probe(self, probe: str) -> list[Exchange]:
+        return self.child.for_probe(probe, backend=self.index)
+
+    def all(self) -> list[Exchange]:
+        return self.child.all(backend=self.index)
+
+    @property
+    def failure(self) -> str | None:
+        return self.child.failure
+
+
+class AsgiBackend(ScenarioBackend):
+    """An ASGI app built from the origins, served in this process behind the recorder; its
+    lifespan starts before the scenario's first probe and shuts down when it ends."""
+
+    def __init__(
+        self, name: str, spec: Backend, label: str, build: Callable[[Origins], ASGIApp]
+    ) -> None:
+        super().__init__(name, spec, label)
+        self.build = build
+        self.recorder: Recorder | None = None
+        self._sockets: list[socket.socket] = []
+
+    def bind(self, stack: ExitStack, port: int) -> int:
+        self._sockets = stack.enter_context(listen([port], name=self.label))
+        port_bound: int = self._sockets[0].getsockname()[1]
+        return port_bound
+
+    def start(
+        self, stack: ExitStack, origins: Origins, certificate: ServerCertificate | None
+    ) -> None:
+        self.recorder = Recorder(self.build(origins))
+        stack.enter_context(
+            serve_on(
+                self.recorder,
+                self._sockets,
+                name=self.label,
+                lifespan=True,
+                certificate=certificate if self.tls else None,
+            )
+        )
+
+    def for_probe(self, probe: str) -> list[Exchange]:
+        return [] if self.recorder is None else self.recorder.for_probe(probe)
+
+    def all(self) -> list[Exchange]:
+        return [] if self.recorder is None else self.recorder.all()
+
+
+def upstream_backend(name: str, spec: Backend, label: str) -> AsgiBackend:
+    """A server that already runs, reached through the recording proxy; it answers for itself."""
+    assert spec.upstream is not None
+    upstream = spec.upstream
+    return AsgiBackend(name, spec, label, lambda origins: UpstreamProxy(upstream))
+
+
+def app_backend(name: str, spec: Backend, label: str) -> AsgiBackend:
+    """The ASGI app `spec.app` names, imported when the scenario starts."""
+    from cors_harness.userapp import load_app
+
+    assert spec.app is not None
+    target = spec.app
+
+    def build(origins: Origins) -> ASGIApp:
+        app = load_app(target)
+        if not spec.factory:
+            return app
+        try:
+            made: ASGIApp = app()  # type: ignore[call-arg,assignment]
+        except Exception as exc:
+            raise FixtureError(f"{label}: factory {target!r} failed: {exc}") from exc
+        return made
+
+    return AsgiBackend(name, spec, label, build)
+
+
+class CommandBackend(ScenarioBackend):
+    """A server the harness starts: the command listens on 127.0.0.1 at a port chosen now (in
+    $PORT and `{port}`); the browser reaches it through the recording proxy, which listens where
+    the browser expects the backend. Stopped (its whole process group) on every path."""
+
+    def __init__(self, name: str, spec: Backend, label: str, directory: str) -> None:
+        super().__init__(name, spec, label)
+        assert spec.command is not None
+        self.command = spec.command
+        self.directory = directory or os.getcwd()
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.recorder: Recorder | None = None
+        self._sockets: list[socket.socket] = []
+        self._output: Any = None
+
+    def bind(self, stack: ExitStack, port: int) -> int:
+        self._sockets = stack.enter_context(listen([port], name=self.label))
+        # The command binds its own port: one the OS has just handed out is free in practice.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((LOOPBACK, 0))
+            self.port = probe.getsockname()[1]
+        port_bound: int = self._sockets[0].getsockname()[1]
+        return port_bound
+
+    def start(
+        self, stack: ExitStack, origins: Origins, certificate: ServerCertificate | None
+    ) -> None:
+        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="cors-harness-"))
+        values = {"port": str(self.port), "dir": workdir}
+
+        def render(text: str) -> str:
+            return origins.substitute(COMMAND_PLACEHOLDER.sub(lambda m: values[m[1]], text))
+
+        for file_name, text in self.spec.files.items():
+            Path(workdir, file_name).write_text(render(text))
+        argv = [render(arg) for arg in self.command]
+        executable = _executable(argv[0], self.directory)
+        if executable is None:
+            hint = INSTALL_HINTS.get(Path(argv[0]).name)
+            raise FixtureError(
+                f"{self.label}: command {argv[0]!r} not found on PATH or in "
+                f"{', '.join(SERVER_DIRECTORIES)}" + (f"; {hint}" if hint else "")
+            )
+        env = {**os.environ, "PORT": str(self.port)}
+        env.update({key: render(value) for key, value in self.spec.env.items()})
+        self._output = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115
+        try:
+            self.process = subprocess.Popen(
+                [executable, *argv[1:]],
+                cwd=self.directory,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=self._output,
+                stderr=subprocess.STDOUT,
+                # Its own group, stopped whole: servers fork workers (nginx), and a Ctrl-C in the
+                # terminal reaches the harness, which stops it, rather than the server alone.
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise FixtureError(f"{self.label}: cannot start {argv[0]!r}: {exc.strerror}") from None
+        stack.callback(self._stop)
+        self._wait_ready()
+        self.recorder = Recorder(UpstreamProxy(f"http://{LOOPBACK}:{self.port}"))
+        stack.enter_context(
+            serve_on(
+                self.recorder,
+                self._sockets,
+                name=self.label,
+                lifespan=True,
+                certificate=certificate if self.tls else None,
+            )
+        )
+
+    def _wait_ready(self) -> None:
+        ready = self.spec.ready
+        url = f"http://{LOOPBACK}:{self.port}{ready.path}"
+        deadline = time.monotonic() + ready.timeout
+        with httpx.Client(trust_env=False, timeout=1.0) as client:
+            while True:
+                status = self.process.poll() if self.process is not None else None
+                if status is not None:
+                    raise FixtureError(
+                        f"{self.label}: {self.command[0]!r} exited with status {status} before "
+                        f"it was ready{self._last_words()}"
+                    )
+                try:
+                    client.get(url)
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise FixtureError(
+                            f"{self.label}: {self.command[0]!r} did not answer GET {ready.path} "
+                            f"on {LOOPBACK}:{self.port} (its $PORT) within {ready.timeout:g} s"
+                            f"{self._last_words()}"
+                        ) from None
+                    time.sleep(0.05)
+                else:
+                    return
+
+    def _last_words(self) -> str:
+        if self._output is None:
+            return ""
+        self._output.seek(0)
+        lines = [
+            line.strip()
+            for line in self._output.read().decode(errors="replace").splitlines()
+            if line.strip()
+        ]
+        return f"; last output: {' | '.join(lines[-LAST_LINES:])}" if lines else "; no output"
+
+    def _stop(self) -> None:
+        process = self.process
+        if process is None:
+            return
+        for sig, wait_s in ((signal.SIGTERM, STOP_S), (signal.SIGKILL, STOP_S)):
+            if process.poll() is not None:
+                break
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=wait_s)
+        # Workers it forked into its group and left behind.
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def for_probe(self, probe: str) -> list[Exchange]:
+        return [] if self.recorder is None else self.recorder.for_probe(probe)
+
+    def all(self) -> list[Exchange]:
+        return [] if self.recorder is None else self.recorder.all()
+
+    @property
+    def failure(self) -> str | None:
+        if self.process is None or self.process.poll() is None:
+            return None
+        return (
+            f"{self.label}: {self.command[0]!r} exited with status {self.process.returncode} "
+            f"during the scenario{self._last_words()}"
+        )
+
+
+def _executable(command: str, directory: str) -> str | None:
+    if "/" in command:
+        path = Path(directory, command)
+        return str(path) if os.access(path, os.X_OK) else None
+    search = os.pathsep.join([os.environ.get("PATH", os.defpath), *SERVER_DIRECTORIES])
+    return shutil.which(command, path=search)
+
+
+def scenario_backend(name: str, spec: Backend, label: str, directory: str) -> ScenarioBackend:
+    """The backend a scenario file declares, other than the fixture app."""
+    if spec.kind == "command":
+        return CommandBackend(name, spec, label, directory)
+    if spec.kind == "upstream":
+        return upstream_backend(name, spec, label)
+    if spec.kind == "app":
+        return app_backend(name, spec, label)
+    raise ValueError(f"{label}: the fixture app is served by the scenario's child process")
+
+
+class ScenarioEvidence:
+    """Every backend's record, as one: each exchange marked with its backend, in order of arrival.
+
+    Exchanges an internal backend received came from the server in front of it, not from the
+    browser: they are kept, marked `internal`, for the evidence, and left out of the outcome.
+    """
+
+    def __init__(self, backends: Mapping[str, ScenarioBackend]) -> None:
+        self.backends = dict(backends)
+
+    @property
+    def failure(self) -> str | None:
+        failures = dict.fromkeys(b.failure for b in self.backends.values() if b.failure)
+        return "; ".join(failures) or None
+
+    def _marked(self, found: Callable[[ScenarioBackend], list[Exchange]]) -> list[Exchange]:
+        exchanges = [
+            e.model_copy(update={"backend": name, "internal": backend.spec.internal})
+            for name, backend in self.backends.items()
+            for e in found(backend)
+        ]
+        # Stable: within one backend, the recorder's order of arrival stays.
+        return sorted(exchanges, key=lambda e: e.received_at or 0.0)
+
+    def for_probe(self, probe: str) -> list[Exchange]:
+        return self._marked(lambda backend: backend.for_probe(probe))
+
+    def all(self) -> list[Exchange]:
+        return self._marked(lambda backend: backend.all())
+
+
+__all__ = [
+    "AsgiBackend",
+    "CommandBackend",
+    "FixtureBackend",
+    "ScenarioBackend",
+    "ScenarioEvidence",
+    "scenario_backend",
+]
