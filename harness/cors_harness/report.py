@@ -195,7 +195,7 @@ def terminal(run: RunResults) -> str:
             request: f"{one_line(request)} ≠" if _disagree(row) else one_line(request)
             for request, row in rows.items()
         }
-        width = max(len(n) for n in names.values()) + 2
+        width = max(len("request"), *(len(n) for n in names.values())) + 2
         widths = [
             max([len(b)] + [len(cell_text(row[b])) for row in rows.values() if b in row])
             for b in browsers

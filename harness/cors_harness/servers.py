@@ -149,6 +149,8 @@ def scenario_servers(
     def label(name: str) -> str:
         if app is not None and name == default:
             return app.name if isinstance(app, UserApp) else f"{scenario.name}-backend"
+        if scenario.backend is not None:
+            return f"{scenario.name}: the backend"
         return f"{scenario.name}: backend {name!r}"
 
     replaced = default if app is not None else None
