@@ -242,7 +242,7 @@ class CommandBackend(ScenarioBackend):
         for file_name, text in self.spec.files.items():
             Path(workdir, file_name).write_text(render(text))
         argv = [render(arg) for arg in self.command]
-        executable = _executable(argv[0], self.directory)
+        executable = find_command(argv[0], self.directory)
         if executable is None:
             hint = INSTALL_HINTS.get(Path(argv[0]).name)
             raise FixtureError(
@@ -346,7 +346,9 @@ class CommandBackend(ScenarioBackend):
         )
 
 
-def _executable(command: str, directory: str) -> str | None:
+def find_command(command: str, directory: str = ".") -> str | None:
+    """Where `command` is: relative to `directory` when it has a /, else on PATH or in
+    SERVER_DIRECTORIES; None when it is not there."""
     if "/" in command:
         path = Path(directory, command)
         return str(path) if os.access(path, os.X_OK) else None
@@ -402,5 +404,6 @@ __all__ = [
     "FixtureBackend",
     "ScenarioBackend",
     "ScenarioEvidence",
+    "find_command",
     "scenario_backend",
 ]

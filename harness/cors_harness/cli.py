@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 from playwright.sync_api import sync_playwright
 
 from cors_harness._exceptions import HarnessError, ScenarioError
+from cors_harness.backends import INSTALL_HINTS, find_command
 from cors_harness.check import check_scenario
 from cors_harness.engines import (
     FIX,
@@ -378,6 +379,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         + " (checked: secure contexts, Secure and __Host- cookies stored and sent)",
         file=sys.stderr,
     )
+    for server, hint in INSTALL_HINTS.items():
+        found = find_command(server)
+        print(
+            f"{server} (for command backends that run it, as nginx_pitfalls.yaml does): "
+            + (found or f"not found; {hint}"),
+            file=sys.stderr,
+        )
     # The library that speaks to the browser is half of what works or not (Playwright 1.65 and
     # stock Firefox over BiDi), so each line names it with its version.
     playwright_version = installed_playwright()

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cors_harness.scenario import SHORTHAND_BACKEND
+
 if TYPE_CHECKING:
     from cors_harness.results import Exchange, Result
 
 
 def _exchange(exchange: Exchange) -> list[str]:
     kind = "preflight" if exchange.preflight else "request"
-    lines = [f"  {kind}: {exchange.method} {exchange.path}?{exchange.query}"]
+    # Which server, when there are several; behind another one (nginx), what it passed on.
+    where = ""
+    if exchange.backend not in (None, SHORTHAND_BACKEND):
+        where = f" at {exchange.backend}"
+        if exchange.internal:
+            where += " (internal, from the server in front)"
+    lines = [f"  {kind}{where}: {exchange.method} {exchange.path}?{exchange.query}"]
     lines += [f"    > {name}: {value}" for name, value in exchange.request_headers]
     lines.append(f"  response: {exchange.status if exchange.status is not None else 'none'}")
     lines += [f"    < {name}: {value}" for name, value in exchange.response_headers]

@@ -663,16 +663,13 @@ class Scenario(_Model):
     requests: list[Request] = Field(min_length=1)
     claims: list[Claim] = []
 
-    @model_validator(mode="before")
-    @classmethod
-    def _one_way_to_give_backends(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        if data.get("backend") is not None and data.get("backends"):
+    @model_validator(mode="after")
+    def _one_way_to_give_backends(self) -> Scenario:
+        if self.backend is not None and self.backends:
             raise AtKey("backends", "give backend (one) or backends (several by name), not both")
-        if data.get("backend") is None and not data.get("backends"):
+        if self.backend is None and not self.backends:
             raise AtKey("backend", "required field is missing (or give backends: {NAME: ...})")
-        return data
+        return self
 
     def backend_specs(self) -> dict[str, Backend]:
         """Every backend by name; `backend:` goes by SHORTHAND_BACKEND."""
