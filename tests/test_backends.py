@@ -287,3 +287,53 @@ def test_what_an_internal_backend_received_does_not_count_in_the_outcome() -> No
     )
     found = classify(page, [preflight, behind], [])
     assert (found.outcome, found.reached_server) == ("blocked-preflight", False)
+
+
+@pytest.mark.browser
+def test_an_app_backend_by_import_path_and_by_factory(harness: Harness) -> None:
+    scenario = parse_scenario(
+        """
+backends:
+  fixed: {app: "tests.userapp.main:app"}
+  made: {app: "tests.userapp.main:production", factory: true, scheme: https,
+         host: api.example.com}
+frontends:
+  deployed: {host: localhost, port: 38517}
+  spa: {scheme: https, host: app.example.com, port: 443}
+requests:
+  - {name: fixed, frontend: deployed, path: /api/me}
+  - {name: made, frontend: spa, backend: made, path: /api/me, credentials: include}
+  - {name: made-from-elsewhere, frontend: deployed, backend: made, path: /api/me}
+browsers: [chromium, webkit]
+""",
+        "apps.yaml",
+    )
+    cells = _cells(harness.run_scenario(scenario))
+    for kind in ("chromium", "webkit"):
+        assert cells["fixed", kind].outcome == "allowed"
+        assert cells["made", kind].outcome == "allowed"
+        assert cells["made-from-elsewhere", kind].outcome == "blocked-response"
+        assert cells["made", kind].evidence[0].backend == "made"
+
+
+@pytest.mark.browser
+def test_without_nginx_its_cells_are_errors_that_say_how_to_get_it(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr("cors_harness.backends.command.SERVER_DIRECTORIES", ())
+    scenario = parse_scenario(
+        """
+backend: {command: [nginx, -p, "{dir}", -c, nginx.conf], files: {nginx.conf: "events {}"}}
+frontends: {app: {host: localhost}}
+requests: [{name: get, frontend: app, path: /}]
+browsers: [chromium]
+""",
+        "no-nginx.yaml",
+    )
+    (cell,) = harness.run_scenario(scenario)
+    assert (cell.outcome, cell.error) == (
+        "error",
+        "no-nginx: the backend: command 'nginx' not found on PATH; install Debian's nginx "
+        "(apt-get install nginx; scripts/setup does)",
+    )

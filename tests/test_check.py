@@ -163,7 +163,8 @@ def test_bad_check_input_is_one_line() -> None:
 
 
 def test_upstream_backends_refuse_what_only_the_fixture_app_has() -> None:
-    with pytest.raises(ScenarioError, match=r"x.yaml:1: backend.cors: does not apply to a server that already runs"):
+    applies = r"x.yaml:1: backend.cors: does not apply to a server that already runs"
+    with pytest.raises(ScenarioError, match=applies):
         parse_scenario(
             'backend: {upstream: "http://127.0.0.1:8000", cors: null}\n'
             "frontends: {app: {host: localhost}}\n"

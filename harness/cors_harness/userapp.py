@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
@@ -11,6 +10,7 @@ from pydantic import ValidationError
 
 from cors_harness._exceptions import HarnessError
 from cors_harness._yaml import field
+from cors_harness.backends.asgi import load_app
 from cors_harness.scenario import Loc, Scenario, check_references
 from cors_harness.servers import UserApp
 
@@ -25,22 +25,6 @@ if TYPE_CHECKING:
     from cors_harness.scenario import Browser
 
 Observations = dict[tuple[str, str], "Result"]
-
-
-def load_app(target: str) -> ASGIApp:
-    """Import `"package.module:attribute"`, as uvicorn does."""
-    module_name, sep, attribute = target.partition(":")
-    if not sep or not module_name or not attribute:
-        raise HarnessError(f"app {target!r}: write it as 'package.module:attribute'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise HarnessError(f"app {target!r}: cannot import {module_name!r}: {exc}") from None
-    try:
-        app: ASGIApp = getattr(module, attribute)
-    except AttributeError:
-        raise HarnessError(f"app {target!r}: module {module_name!r} has no {attribute!r}") from None
-    return app
 
 
 def frontend_fields(

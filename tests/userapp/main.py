@@ -27,3 +27,8 @@ def create_app(allowed: list[str]) -> FastAPI:
 
 # The origin this app's real deployment allows; tests serve a frontend on that port.
 app = create_app(["http://localhost:38517"])
+
+
+def production() -> FastAPI:
+    """The app as a factory builds it for its production origin."""
+    return create_app(["https://app.example.com"])
