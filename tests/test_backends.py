@@ -157,6 +157,7 @@ def test_a_redirected_put_reaches_the_second_origin_as_null(
 ) -> None:
     put = redirected["put-307", kind]
     assert put.outcome == "allowed"
+    assert put.reached_backends == ["api", "files"]
     hops = [(e.backend, e.method, e.preflight) for e in put.evidence]
     assert hops[:2] == [("api", "OPTIONS", True), ("api", "PUT", False)]
     assert hops[-1] == ("files", "PUT", False)

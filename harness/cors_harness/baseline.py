@@ -34,6 +34,8 @@ class Cell(BaseModel):
     outcome: Outcome
     preflight_sent: bool
     reached_server: bool
+    # Only in scenarios with several backends.
+    reached_backends: list[str] | None = None
     cookie_sent: bool
     # Absent from cells with no cookie to send, and from baselines older than the fact.
     cookie_stored: bool | None = None
@@ -67,6 +69,7 @@ def cell_of(result: Result, read_headers: Iterable[str]) -> Cell:
         outcome=result.outcome,
         preflight_sent=result.preflight_sent,
         reached_server=result.reached_server,
+        reached_backends=result.reached_backends,
         cookie_sent=result.cookie_sent,
         cookie_stored=result.cookie_stored,
         status=result.status,
@@ -131,8 +134,9 @@ def dump(baseline: Baseline) -> str:
 
 def _cell_data(cell: Cell) -> dict[str, Any]:
     data = cell.model_dump(mode="json")
-    if data["cookie_stored"] is None:
-        del data["cookie_stored"]
+    for optional in ("cookie_stored", "reached_backends"):
+        if data[optional] is None:
+            del data[optional]
     return data
 
 

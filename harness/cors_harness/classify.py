@@ -84,6 +84,13 @@ def classify(
     )
 
 
+def reached_backends(evidence: list[Exchange]) -> list[str]:
+    """The backends the actual request reached, in order: one per hop of a redirect chain."""
+    return [
+        e.backend for e in evidence if not (e.preflight or e.internal) and e.backend is not None
+    ]
+
+
 def navigation(probe: str, evidence: list[Exchange]) -> PageResult:
     """What a top-level visit got: the server's last answer to it, which the user sees.
 

@@ -20,6 +20,7 @@ def mismatches(facts: Facts, result: Result, read_headers: list[str]) -> list[st
     check("outcome", facts.outcome, result.outcome)
     check("preflight_sent", facts.preflight_sent, result.preflight_sent)
     check("reached_server", facts.reached_server, result.reached_server)
+    check("reached_backends", facts.reached_backends, result.reached_backends)
     check("cookie_sent", facts.cookie_sent, result.cookie_sent)
     check("cookie_stored", facts.cookie_stored, result.cookie_stored)
     check("status", facts.status, result.status)

@@ -36,7 +36,12 @@ def explain(result: Result, problems: list[str], heading: str) -> str:
         *(f"  {p}" for p in problems),
         f"observed: {result.outcome}; preflight_sent={str(result.preflight_sent).lower()}, "
         f"reached_server={str(result.reached_server).lower()}, "
-        f"cookie_sent={str(result.cookie_sent).lower()}, status={result.status}",
+        f"cookie_sent={str(result.cookie_sent).lower()}, status={result.status}"
+        + (
+            f", reached_backends=[{', '.join(result.reached_backends)}]"
+            if result.reached_backends is not None
+            else ""
+        ),
     ]
     if result.cookie_jar is not None:
         stored = {True: "true", False: "false", None: "unknown"}[result.cookie_stored]

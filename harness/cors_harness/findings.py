@@ -156,6 +156,7 @@ def _facts(result: Result) -> tuple[object, ...]:
         result.status,
         result.preflight_sent,
         result.reached_server,
+        tuple(result.reached_backends or ()),
         result.cookie_stored,
         result.cookie_sent,
     )

@@ -35,6 +35,9 @@ def cell_text(result: Result) -> str:
         text += f" {result.status}"
     if marks:
         text += f" [{marks}]"
+    # Where the actual request went, when a redirect took it further than its first backend.
+    if result.reached_backends is not None and len(result.reached_backends) > 1:
+        text += " " + ">".join(result.reached_backends)
     if result.attempts:
         preflighted = sum(1 for a in result.attempts if a.preflight_sent)
         text += f" {preflighted}/{len(result.attempts)} preflighted"
@@ -63,6 +66,7 @@ def _disagree(row: dict[str, Result]) -> bool:
             r.outcome,
             r.preflight_sent,
             r.reached_server,
+            tuple(r.reached_backends or ()),
             r.cookie_stored,
             r.cookie_sent,
             r.status,

@@ -254,6 +254,11 @@ class Result(_Model):
     outcome: Outcome
     preflight_sent: bool
     reached_server: bool
+    reached_backends: list[str] | None = Field(
+        default=None,
+        description="In a scenario with several backends: each backend the actual request "
+        "reached (preflights and internal hops left out), in order; null with one backend.",
+    )
     cookie_sent: Annotated[bool, BeforeValidator(_none_is_false)] = Field(
         description="The actual request carried the request's set-up cookies (any cookie if none)."
     )

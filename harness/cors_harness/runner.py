@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from cors_harness._exceptions import FixtureError, HarnessError
-from cors_harness.classify import classify, navigation, step_failure
+from cors_harness.classify import classify, navigation, reached_backends, step_failure
 from cors_harness.engines import Browsers, EngineBroken, EngineTimeouts, Overrides
 from cors_harness.engines.base import LaunchedBrowser, ProbeSpec, Session, harness_failure, one_line
 from cors_harness.engines.profiles import chosen_profile
@@ -554,6 +554,9 @@ class Harness:
             outcome=found.outcome,
             preflight_sent=found.preflight_sent,
             reached_server=found.reached_server,
+            reached_backends=reached_backends(evidence)
+            if len(scenario.backend_specs()) > 1
+            else None,
             cookie_sent=found.cookie_sent,
             cookie_stored=cookie_stored(scenario, request, jar),
             cookie_jar=jar,

@@ -384,6 +384,11 @@ class Facts(_Model):
     outcome: Outcome | None = None
     preflight_sent: bool | None = None
     reached_server: bool | None = None
+    reached_backends: list[str] | None = Field(
+        default=None,
+        description="In a scenario with several backends: each backend the actual request "
+        "reached (not a preflight), in order, after any redirect.",
+    )
     cookie_sent: bool | None = None
     cookie_stored: bool | None = Field(
         default=None,
