@@ -18,17 +18,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from cors_harness._exceptions import FixtureError
-from cors_harness.backends.base import ScenarioBackend
+from cors_harness.backends.asgi import AsgiBackend
 from cors_harness.origins import LOOPBACK
-from cors_harness.recorder import Recorder
-from cors_harness.server import listen, serve_on
 from cors_harness.upstream import UpstreamProxy
 
 if TYPE_CHECKING:
     from contextlib import ExitStack
 
     from cors_harness.origins import Origins
-    from cors_harness.results import Exchange
     from cors_harness.scenario import Backend
     from cors_harness.tls import ServerCertificate
 
@@ -43,30 +40,29 @@ STOP_S = 5.0
 LAST_LINES = 3
 
 
-class CommandBackend(ScenarioBackend):
+class CommandBackend(AsgiBackend):
     """A server the harness starts: the command listens on 127.0.0.1 at a port chosen now (in
-    $PORT and `{port}`); the browser reaches it through the recording proxy, which listens where
-    the browser expects the backend. Stopped (its whole process group) on every path."""
+    $PORT and `{port}`); the browser reaches it through the recording proxy, served where the
+    browser expects the backend. Stopped (its whole process group) on every path."""
 
     def __init__(self, name: str, spec: Backend, label: str, directory: str) -> None:
-        super().__init__(name, spec, label)
+        super().__init__(name, spec, label, self._proxy)
         assert spec.command is not None
         self.command = spec.command
         self.directory = directory or os.getcwd()
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
-        self.recorder: Recorder | None = None
-        self._sockets: list[socket.socket] = []
         self._output: Any = None
 
+    def _proxy(self, origins: Origins) -> UpstreamProxy:
+        return UpstreamProxy(f"http://{LOOPBACK}:{self.port}")
+
     def bind(self, stack: ExitStack, port: int) -> int:
-        self._sockets = stack.enter_context(listen([port], name=self.label))
         # The command binds its own port: one the OS has just handed out is free in practice.
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.bind((LOOPBACK, 0))
             self.port = probe.getsockname()[1]
-        port_bound: int = self._sockets[0].getsockname()[1]
-        return port_bound
+        return super().bind(stack, port)
 
     def start(
         self, stack: ExitStack, origins: Origins, certificate: ServerCertificate | None
@@ -109,16 +105,7 @@ class CommandBackend(ScenarioBackend):
             raise FixtureError(f"{self.label}: cannot start {argv[0]!r}: {exc.strerror}") from None
         stack.callback(self._stop)
         self._wait_ready()
-        self.recorder = Recorder(UpstreamProxy(f"http://{LOOPBACK}:{self.port}"))
-        stack.enter_context(
-            serve_on(
-                self.recorder,
-                self._sockets,
-                name=self.label,
-                lifespan=True,
-                certificate=certificate if self.tls else None,
-            )
-        )
+        super().start(stack, origins, certificate)
 
     def _wait_ready(self) -> None:
         ready = self.spec.ready
@@ -170,12 +157,6 @@ class CommandBackend(ScenarioBackend):
         # Workers it forked into its group and left behind.
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-
-    def for_probe(self, probe: str) -> list[Exchange]:
-        return [] if self.recorder is None else self.recorder.for_probe(probe)
-
-    def all(self) -> list[Exchange]:
-        return [] if self.recorder is None else self.recorder.all()
 
     @property
     def failure(self) -> str | None:
