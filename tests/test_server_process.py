@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 
 from cors_harness._backend.layers import RawAnswer, RawRouteSpec
-from cors_harness.server_process import ServerProcess
+from cors_harness.server_process import ServerPool, ServerProcess
 
 
 def raw_get(port: int, target: str, origin: str) -> bytes:
@@ -93,3 +93,31 @@ def test_a_backtracking_regex_stalls_only_the_child() -> None:
         assert child.process.poll() is not None
     assert time.monotonic() - started < 10
     assert not os.path.exists(f"/proc/{pid}")
+
+
+def test_a_pooled_child_serves_the_next_scenario_and_a_broken_one_is_replaced() -> None:
+    with ServerPool(spare=False) as pool:
+        with pool.child() as first:
+            _, (port,) = first.open("one", [(0, False)], [(0, False)])
+            first.configure(None, [], [])
+        with pool.child() as second:
+            # The same process, its servers closed and opened anew.
+            assert second is first
+            _, (again,) = second.open("two", [(0, False)], [(0, False)])
+            second.configure(None, [], [])
+            assert again != port
+            assert second.all() == []
+            # The first scenario's backend is gone, shortly: its server was not waited for.
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                except ConnectionRefusedError:
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError(f"port {port} still accepts connections")
+            second._kill()
+        with pool.child() as third:
+            assert third is not first
+            assert first.process.poll() is not None

@@ -37,6 +37,7 @@ from cors_harness.scenario import (
     Request,
     Scenario,
 )
+from cors_harness.server_process import ServerPool
 from cors_harness.servers import AppFactory, scenario_servers
 
 if TYPE_CHECKING:
@@ -254,15 +255,21 @@ class Harness:
         # browsers from a thread of our own lets a harness live beside pytest-playwright's
         # `page` fixture (or any asyncio code) in the caller's thread.
         self._engines = ThreadPoolExecutor(1, thread_name_prefix="cors-harness-engines")
+        # Scenario servers' child processes, kept from one scenario to the next.
+        self._pool: ServerPool | None = None
 
     def __enter__(self) -> Harness:
         try:
+            # Started first: the spare child imports its servers while the browsers launch.
+            self._pool = ServerPool()
             self.network.__enter__()
             self.browsers.network = self.network.for_browsers()
             self._engines.submit(self.browsers.__enter__).result()
         except BaseException:
             self._engines.shutdown(wait=False, cancel_futures=True)
             self.network.__exit__(None, None, None)
+            if self._pool is not None:
+                self._pool.close()
             raise
         return self
 
@@ -277,6 +284,8 @@ class Harness:
         finally:
             self._engines.shutdown(wait=True, cancel_futures=True)
             self.network.__exit__(exc_type, exc, tb)
+            if self._pool is not None:
+                self._pool.close()
 
     def environment(self) -> Environment:
         return package_environment(self.browsers.infos())
@@ -290,7 +299,7 @@ class Harness:
         with ExitStack() as stack:
             try:
                 origins, recorder = stack.enter_context(
-                    scenario_servers(scenario, app, self.network)
+                    scenario_servers(scenario, app, self.network, self._pool)
                 )
             except FixtureError as exc:
                 # A user's app that cannot start is the caller's to see; a scenario file's

@@ -129,8 +129,13 @@ def serve_on(
     name: str,
     lifespan: bool = False,
     certificate: ServerCertificate | None = None,
+    wait: bool = True,
 ) -> Iterator[None]:
     """Serve `app` on `sockets` until the block ends, on every path.
+
+    Without `wait`, the end of the block tells the server to stop and does not wait for it (up
+    to uvicorn's 0.1 s poll and the close of its connections): for servers on ports of their
+    own, which nothing will bind again, several of which stop together.
 
     With `lifespan`, the app's start-up completes before this yields and its shutdown runs when
     the block ends; a start-up that fails or does not finish is a FixtureError naming `name`
@@ -166,6 +171,8 @@ def serve_on(
 
     def stop(exc_type: type[BaseException] | None, *_: object) -> None:
         server.should_exit = True
+        if not wait and guard is None:
+            return
         thread.join(timeout=STOP_S)
         # A shutdown problem would hide the error that ended the block; alone, it is the error.
         if guard is None or exc_type is not None:
@@ -200,14 +207,16 @@ def serve(
     ports: Sequence[int] = (0,),
     name: str = "server",
     certificate: ServerCertificate | None = None,
+    wait: bool = True,
 ) -> Iterator[list[int]]:
     """Serve `app` on loopback, one socket per port (0: the OS picks); yield the ports bound.
 
-    Over TLS with `certificate`. Stops on every path. The app's lifespan does not run.
+    Over TLS with `certificate`. Stops on every path (see `serve_on` for `wait`). The app's
+    lifespan does not run.
     """
     with (
         listen(ports, name=name) as sockets,
-        serve_on(app, sockets, name=name, certificate=certificate),
+        serve_on(app, sockets, name=name, certificate=certificate, wait=wait),
     ):
         yield [sock.getsockname()[1] for sock in sockets]
 
@@ -219,6 +228,7 @@ def serve_frontends(
     *,
     name: str,
     certificate: ServerCertificate | None,
+    wait: bool = True,
 ) -> Iterator[list[int]]:
     """Serve the frontend pages on each (port, over TLS) wanted; yield the ports, in order.
 
@@ -238,6 +248,7 @@ def serve_frontends(
                     ports=[wanted[i][0] for i in indexes],
                     name=f"{name}-{'https' if tls else 'http'}",
                     certificate=certificate if tls else None,
+                    wait=wait,
                 )
             )
             for i, port in zip(indexes, bound, strict=True):

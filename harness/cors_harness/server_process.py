@@ -22,8 +22,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,7 @@ from cors_harness._exceptions import FixtureError
 from cors_harness.results import Exchange
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from types import TracebackType
 
     from cors_harness._backend.layers import LayerSpec, RawRouteSpec
@@ -126,6 +127,17 @@ class ServerProcess:
             self.answer_timeout_s,
         )
 
+    def close_servers(self) -> bool:
+        """Stop the servers `open` started and forget what they recorded, keeping the process
+        (its imports done) for the next scenario; False when it cannot be trusted with one."""
+        if self.failure is not None or self.process.poll() is not None:
+            return False
+        try:
+            self._ask({"op": "close"}, self.answer_timeout_s)
+        except FixtureError:
+            return False
+        return True
+
     def for_probe(self, probe: str, backend: int = 0) -> list[Exchange]:
         return self._exchanges({"op": "for_probe", "probe": probe, "backend": backend})
 
@@ -213,6 +225,57 @@ class ServerProcess:
         return f"exit status {status}" + (f"; {lines[-1].strip()}" if lines else "")
 
 
+class ServerPool:
+    """Children kept from one scenario to the next, so that each scenario does not pay for a new
+    interpreter and its imports (about half a second of CPU): a child whose scenario ended is
+    asked to close its servers and, if it answers in time, serves the next one; one that does
+    not is killed. One spare is started ahead, while the browsers launch."""
+
+    def __init__(self, spare: bool = True, answer_timeout_s: float = ANSWER_TIMEOUT_S) -> None:
+        self.answer_timeout_s = answer_timeout_s
+        self._idle: list[ServerProcess] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        if spare:
+            self._idle.append(ServerProcess(answer_timeout_s))
+
+    def __enter__(self) -> ServerPool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def child(self) -> Iterator[ServerProcess]:
+        """A child for one scenario's servers; back to the pool when the block ends."""
+        with self._lock:
+            child = self._idle.pop() if self._idle else None
+        if child is None:
+            child = ServerProcess(self.answer_timeout_s)
+        try:
+            yield child
+        finally:
+            kept = child.close_servers()
+            with self._lock:
+                if kept and not self._closed:
+                    self._idle.append(child)
+                    child = None
+            if child is not None:
+                child.stop()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for child in idle:
+            child.stop()
+
+
 def _child() -> None:
     """The child's loop: one command per stdin line, one JSON answer per stdout line."""
     from cors_harness._backend.app import create_app
@@ -228,7 +291,10 @@ def _child() -> None:
     # One recorder per fixture backend, each around an app built once the origins are known.
     deferred: list[Deferred] = []
     recorders: list[Recorder] = []
-    with ExitStack() as stack:
+    # One scenario's servers at a time; "close" ends them and the process serves the next.
+    stack = ExitStack()
+    with ExitStack() as process:
+        process.callback(lambda: stack.close())
         for raw in sys.stdin.buffer:
             command = json.loads(raw)
             op = command["op"]
@@ -238,12 +304,16 @@ def _child() -> None:
                     name = command["name"]
                     paths = command["certificate"]
                     certificate = None if paths is None else ServerCertificate(*map(Path, paths))
+                    # Ports chosen now are never bound again: their servers stop without being
+                    # waited for. A fixed port is, by the next scenario: wait for its release.
+                    fixed = any(port for port, _ in [*command["frontends"], *command["backends"]])
                     answer["frontend_ports"] = stack.enter_context(
                         serve_frontends(
                             create_frontend_app(),
                             [(port, tls) for port, tls in command["frontends"]],
                             name=f"{name}-frontends",
                             certificate=certificate,
+                            wait=fixed,
                         )
                     )
                     answer["backend_ports"] = []
@@ -256,6 +326,7 @@ def _child() -> None:
                                 ports=[port],
                                 name=f"{name}-backend-{index}",
                                 certificate=certificate if tls else None,
+                                wait=fixed,
                             )
                         )
                         answer["backend_ports"].append(bound)
@@ -270,6 +341,11 @@ def _child() -> None:
                         for r in command["routes"]
                     ]
                     deferred[command["backend"]].app = create_app(command["cors"], layers, routes)
+                elif op == "close":
+                    stack.close()
+                    stack = ExitStack()
+                    deferred.clear()
+                    recorders.clear()
                 elif op == "for_probe":
                     found = recorders[command["backend"]].for_probe(command["probe"])
                     answer["exchanges"] = [e.model_dump(mode="json") for e in found]
@@ -291,4 +367,4 @@ if __name__ == "__main__":
         sys.exit(130)
 
 
-__all__ = ["ServerProcess"]
+__all__ = ["ServerPool", "ServerProcess"]

@@ -26,7 +26,7 @@ from cors_harness.origins import LOOPBACK, Origins, endpoint, is_loopback
 from cors_harness.portlock import fixed_ports
 from cors_harness.scenario import Backend, Cors, HeaderLayer, Scenario
 from cors_harness.server import serve_frontends
-from cors_harness.server_process import ServerProcess
+from cors_harness.server_process import ServerPool, ServerProcess
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -106,7 +106,10 @@ _START_ORDER = {"fixture": 0, "app": 0, "command": 1, "upstream": 2}
 
 @contextmanager
 def scenario_servers(
-    scenario: Scenario, app: AppFactory | None = None, network: RunNetwork | None = None
+    scenario: Scenario,
+    app: AppFactory | None = None,
+    network: RunNetwork | None = None,
+    pool: ServerPool | None = None,
 ) -> Iterator[tuple[Origins, Evidence]]:
     """Start the scenario's frontends and its recorded backends; stop them on every path.
 
@@ -116,7 +119,8 @@ def scenario_servers(
     application, in this process, behind the recorder, its lifespan started before this yields
     and shut down when the block ends. Origins on other names than loopback ones, and https,
     need the run's `network`: its proxy routes the names to the servers while the block runs,
-    its authority signs their certificate.
+    its authority signs their certificate. With a `pool`, the child process comes from it and
+    goes back to it.
     """
     specs = scenario.backend_specs()
     default = scenario.default_backend
@@ -162,7 +166,7 @@ def scenario_servers(
         stack.enter_context(fixed_ports(sorted(fixed)))
         backends: dict[str, ScenarioBackend] = {}
         if fixtures:
-            child = stack.enter_context(ServerProcess())
+            child = stack.enter_context(pool.child() if pool is not None else ServerProcess())
             frontend_ports, fixture_ports = child.open(
                 scenario.name,
                 wanted,
