@@ -8,17 +8,18 @@ import itertools
 import platform
 import secrets
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from cors_harness._exceptions import FixtureError, HarnessError
 from cors_harness.classify import classify, navigation, reached_backends, step_failure
-from cors_harness.engines import Browsers, EngineBroken, EngineTimeouts, Overrides
+from cors_harness.engines import EngineBroken, EngineTimeouts, Overrides
 from cors_harness.engines.base import LaunchedBrowser, ProbeSpec, Session, harness_failure, one_line
 from cors_harness.engines.profiles import chosen_profile
 from cors_harness.expect import mismatches
+from cors_harness.fleet import Fleet
 from cors_harness.frontend import PAGE
 from cors_harness.network import RunNetwork
 from cors_harness.recorder import PROBE_PARAM
@@ -240,7 +241,7 @@ class Harness:
         profile: str | None = None,
     ) -> None:
         # `shipped` unless told: see engines/profiles.py for what each profile changes.
-        self.browsers = Browsers(
+        self.browsers = Fleet(
             browsers,
             overrides,
             headless=headless,
@@ -250,11 +251,12 @@ class Harness:
         self.timeout_ms = int(timeout_s * 1000)
         # The run's proxy and certificate authority: production host names and https.
         self.network = RunNetwork()
-        # Every browser call runs on this one thread: Playwright's sync API belongs to the thread
-        # that started it and refuses to start inside a running asyncio loop, so driving the
-        # browsers from a thread of our own lets a harness live beside pytest-playwright's
-        # `page` fixture (or any asyncio code) in the caller's thread.
-        self._engines = ThreadPoolExecutor(1, thread_name_prefix="cors-harness-engines")
+        # Scenarios run on this thread, and each browser's calls on one of its own (`fleet`):
+        # Playwright's sync API belongs to the thread that started it and refuses to start
+        # inside a running asyncio loop, so driving the browsers from threads of our own lets a
+        # harness live beside pytest-playwright's `page` fixture (or any asyncio code) in the
+        # caller's thread.
+        self._engines = ThreadPoolExecutor(1, thread_name_prefix="cors-harness-scenarios")
         # Scenario servers' child processes, kept from one scenario to the next.
         self._pool: ServerPool | None = None
 
@@ -264,7 +266,7 @@ class Harness:
             self._pool = ServerPool()
             self.network.__enter__()
             self.browsers.network = self.network.for_browsers()
-            self._engines.submit(self.browsers.__enter__).result()
+            self.browsers.__enter__()
         except BaseException:
             self._engines.shutdown(wait=False, cancel_futures=True)
             self.network.__exit__(None, None, None)
@@ -280,7 +282,7 @@ class Harness:
         tb: TracebackType | None,
     ) -> None:
         try:
-            self._engines.submit(self.browsers.__exit__, exc_type, exc, tb).result()
+            self.browsers.__exit__(exc_type, exc, tb)
         finally:
             self._engines.shutdown(wait=True, cancel_futures=True)
             self.network.__exit__(exc_type, exc, tb)
@@ -308,54 +310,73 @@ class Harness:
                 if app is not None:
                     raise
                 return self._unserved(scenario, one_line(exc))
-            for name in scenario.browsers:
-                browser = self.browsers.get(name)
-                # Why this browser's cells are errors, once they are.
-                broken: str | None = None
-                if browser is None:
-                    broken = self.browsers.failures.get(
-                        name, f"{name} was not launched in this run"
+            # The browsers work on the scenario at the same time, each on its own thread.
+            running = [
+                self.browsers.submit(name, self._run_browser, scenario, name, origins, recorder)
+                if name in self.browsers.names
+                else None
+                for name in scenario.browsers
+            ]
+            wait([f for f in running if f is not None])
+            for name, future in zip(scenario.browsers, running, strict=True):
+                if future is None:
+                    results.extend(self._run_browser(scenario, name, origins, recorder))
+                else:
+                    results.extend(future.result())
+        return results
+
+    def _run_browser(
+        self, scenario: Scenario, name: Browser, origins: Origins, recorder: Evidence
+    ) -> list[Result]:
+        """One browser's cells of a scenario, on that browser's thread."""
+        results: list[Result] = []
+        browser = self.browsers.get(name)
+        # Why this browser's cells are errors, once they are.
+        broken: str | None = None
+        if browser is None:
+            broken = self.browsers.failures.get(
+                name, f"{name} was not launched in this run"
+            )
+        pages: dict[str, PageResult] = {}
+        specs: dict[str, ProbeSpec] = {}
+        attempts: dict[str, list[Attempt]] = {}
+        jars: dict[str, CookieJar] = {}
+        for group in cookie_groups(scenario):
+            group_specs = {r.name: self._spec(scenario, r, name, origins) for r in group}
+            specs.update(group_specs)
+            if browser is not None and broken is None:
+                try:
+                    found = self._run_group(
+                        browser, group, group_specs, origins, recorder, attempts, jars
                     )
-                pages: dict[str, PageResult] = {}
-                specs: dict[str, ProbeSpec] = {}
-                attempts: dict[str, list[Attempt]] = {}
-                jars: dict[str, CookieJar] = {}
-                for group in cookie_groups(scenario):
-                    group_specs = {r.name: self._spec(scenario, r, name, origins) for r in group}
-                    specs.update(group_specs)
-                    if browser is not None and broken is None:
-                        try:
-                            found = self._run_group(
-                                browser, group, group_specs, origins, recorder, attempts, jars
-                            )
-                        except EngineBroken as exc:
-                            # It owed this scenario's other cells too; the next one relaunches it.
-                            broken = str(exc)
-                            self.browsers.discard(name)
-                    if broken is not None:
-                        found = harness_failure(list(group_specs.values()), broken)
-                    pages.update({r.name: p for r, p in zip(group, found, strict=True)})
-                for request in scenario.requests:
-                    result = self._result(
-                        scenario,
-                        request,
-                        name,
-                        browser,
-                        origins,
-                        specs[request.name],
-                        pages[request.name],
-                        recorder,
-                        jars.get(request.name),
-                    )
-                    result.attempts = attempts.get(request.name, [])
-                    results.append(result)
+                except EngineBroken as exc:
+                    # It owed this scenario's other cells too; the next one relaunches it.
+                    broken = str(exc)
+                    self.browsers.discard(name)
+            if broken is not None:
+                found = harness_failure(list(group_specs.values()), broken)
+            pages.update({r.name: p for r, p in zip(group, found, strict=True)})
+        for request in scenario.requests:
+            result = self._result(
+                scenario,
+                request,
+                name,
+                browser,
+                origins,
+                specs[request.name],
+                pages[request.name],
+                recorder,
+                jars.get(request.name),
+            )
+            result.attempts = attempts.get(request.name, [])
+            results.append(result)
         return results
 
     def _unserved(self, scenario: Scenario, why: str) -> list[Result]:
         """Every cell of a scenario whose servers could not start: error, with the reason."""
         results = []
         for name in scenario.browsers:
-            browser = self.browsers.get(name)
+            browser = self.browsers.launched.get(name)
             for request in scenario.requests:
                 probe = f"{name[:2]}-{request.name[:24]}-unserved"
                 page = PageResult(probe=probe, received=False, harness_error=why, error=None)

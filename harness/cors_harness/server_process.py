@@ -63,6 +63,8 @@ class ServerProcess:
             start_new_session=True,
         )
         self._buffer = b""
+        # The browsers ask for their evidence from threads of their own: one question at a time.
+        self._asking = threading.Lock()
         self.failure: str | None = None
         self._started = False
 
@@ -182,6 +184,10 @@ class ServerProcess:
         return FixtureError(self.failure)
 
     def _ask(self, command: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        with self._asking:
+            return self._ask_alone(command, timeout_s)
+
+    def _ask_alone(self, command: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         if self.failure is not None:
             raise FixtureError(self.failure)
         assert self.process.stdin is not None
