@@ -55,21 +55,22 @@ class PlaywrightSession:
     def __init__(self, browser: PlaywrightBrowser, context: BrowserContext) -> None:
         self.browser = browser
         self.context = context
-        self.pages: dict[str, Page] = {}
-        self.console: dict[str, list[str]] = {}
+        # One tab for the frontends' pages, navigated from one to the next: a new page costs
+        # more than a navigation (about 0.25 s in Firefox), and isolation is the context's.
+        self.page: Page | None = None
+        self.page_url: str | None = None
+        self.console: list[str] = []
         timeouts = browser.timeouts
         # Playwright's own timeouts answer before the deadlines, while the browser still works.
         context.set_default_timeout(timeouts.command_s * 1000)
         context.set_default_navigation_timeout(timeouts.navigation_s * 1000)
 
     def visit(self, url: str) -> None:
-        page = self._new_page()
-        try:
-            self._load(page, url)
-        finally:
-            if not self.browser.broken:
-                with self.browser.bounded("close page", self.browser.timeouts.close_s):
-                    page.close()
+        # A navigation the browser makes itself (as when the user types the address), in the
+        # context's one tab, as WebDriver does; the next probes load their page again.
+        page = self._tab()
+        self.page_url = None
+        self._load(page, url)
 
     def _new_page(self) -> Page:
         with self.browser.bounded("new page", self.browser.timeouts.command_s):
@@ -80,18 +81,25 @@ class PlaywrightSession:
         with self.browser.bounded(f"load {url}", timeouts.navigation_s + timeouts.command_s):
             page.goto(url, timeout=timeouts.navigation_s * 1000)
 
-    def _page(self, page_url: str) -> Page:
-        page = self.pages.get(page_url)
+    def _tab(self) -> Page:
+        page = self.page
         if page is None:
-            page = self._new_page()
-            messages = self.console.setdefault(page_url, [])
+            page = self.page = self._new_page()
+            messages = self.console
 
             def on_console(message: ConsoleMessage) -> None:
                 messages.append(message.text)
 
             page.on("console", on_console)
+        return page
+
+    def _page(self, page_url: str) -> Page:
+        page = self._tab()
+        if self.page_url != page_url:
+            # Unknown until loaded: a failed load leaves the tab on no page of ours.
+            self.page_url = None
             self._load(page, page_url)
-            self.pages[page_url] = page
+            self.page_url = page_url
         return page
 
     def run_probes(self, page_url: str, specs: list[ProbeSpec]) -> list[PageResult]:
@@ -105,9 +113,8 @@ class PlaywrightSession:
         except PlaywrightError as exc:
             return harness_failure(specs, f"{page_url}: {one_line(exc)}")
         results = page_results(raw, specs)
-        messages = self.console.get(page_url, [])
         for result in results:
-            result.console = [m for m in messages if f"cors_probe={result.probe}" in m]
+            result.console = [m for m in self.console if f"cors_probe={result.probe}" in m]
         return results
 
     def cookie_jar(self, origin: str) -> CookieJar:
@@ -135,7 +142,7 @@ class PlaywrightSession:
                 read_by=PLAYWRIGHT_JAR, sees_partitions=True, cookies=stored_for(origin, cookies)
             )
         # Playwright's own cookies() calls an unset SameSite Lax; CDP keeps the difference.
-        page = next(iter(self.pages.values()), None)
+        page = self.page
         blank = self._new_page() if page is None else None
         try:
             with self.browser.bounded("read cookies", timeouts.command_s):
