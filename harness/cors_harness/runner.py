@@ -259,6 +259,10 @@ class Harness:
         self._engines = ThreadPoolExecutor(1, thread_name_prefix="cors-harness-scenarios")
         # Scenario servers' child processes, kept from one scenario to the next.
         self._pool: ServerPool | None = None
+        # Seconds each browser spent on its cells, and how many: its own throughput, which the
+        # run's wall time (the browsers at work together) does not show.
+        self.busy_s: dict[Browser, float] = {}
+        self.cells: dict[Browser, int] = {}
 
     def __enter__(self) -> Harness:
         try:
@@ -329,6 +333,16 @@ class Harness:
         self, scenario: Scenario, name: Browser, origins: Origins, recorder: Evidence
     ) -> list[Result]:
         """One browser's cells of a scenario, on that browser's thread."""
+        started = time.monotonic()
+        try:
+            return self._browser_cells(scenario, name, origins, recorder)
+        finally:
+            self.busy_s[name] = self.busy_s.get(name, 0.0) + time.monotonic() - started
+            self.cells[name] = self.cells.get(name, 0) + len(scenario.requests)
+
+    def _browser_cells(
+        self, scenario: Scenario, name: Browser, origins: Origins, recorder: Evidence
+    ) -> list[Result]:
         results: list[Result] = []
         browser = self.browsers.get(name)
         # Why this browser's cells are errors, once they are.
