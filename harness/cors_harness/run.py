@@ -93,20 +93,21 @@ def run_paths(
         needed, overrides, timeout_s, profile=profile
     ) as harness:
         collector.environment = harness.environment()
+        planned = [
+            (scenario.model_copy(update={"browsers": selected}), source)
+            for scenario, source in scenarios
+            if (selected := [b for b in scenario.browsers if b in wanted])
+        ]
         try:
-            for scenario, source in scenarios:
-                if signals is not None:
-                    signals.check()
-                selected = [b for b in scenario.browsers if b in wanted]
-                if not selected:
-                    continue
-                ran = scenario.model_copy(update={"browsers": selected})
-                found = harness.run_scenario(ran)
+            if signals is not None:
+                signals.check()
+            ran = harness.run_scenarios([scenario for scenario, _ in planned])
+            for (scenario, found), (_, source) in zip(ran, planned, strict=True):
                 if signals is not None:
                     # A signal during the scenario may have been swallowed by a browser call,
                     # and what it broke is no observation: the scenario is dropped, not reported.
                     signals.check()
-                collector.add(ran, source, found)
+                collector.add(scenario, source, found)
                 if on_scenario is not None:
                     on_scenario(scenario, found)
         except Interrupted:

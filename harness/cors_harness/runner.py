@@ -8,12 +8,10 @@ import itertools
 import platform
 import secrets
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import ExitStack
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from cors_harness._exceptions import FixtureError, HarnessError
+from cors_harness._exceptions import HarnessError
 from cors_harness.classify import classify, navigation, reached_backends, step_failure
 from cors_harness.engines import EngineBroken, EngineTimeouts, Overrides
 from cors_harness.engines.base import LaunchedBrowser, ProbeSpec, Session, harness_failure, one_line
@@ -38,11 +36,12 @@ from cors_harness.scenario import (
     Request,
     Scenario,
 )
+from cors_harness.schedule import Schedule
 from cors_harness.server_process import ServerPool
 from cors_harness.servers import AppFactory, scenario_servers
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
     from types import TracebackType
 
     from cors_harness.origins import Origins
@@ -251,18 +250,14 @@ class Harness:
         self.timeout_ms = int(timeout_s * 1000)
         # The run's proxy and certificate authority: production host names and https.
         self.network = RunNetwork()
-        # Scenarios run on this thread, and each browser's calls on one of its own (`fleet`):
-        # Playwright's sync API belongs to the thread that started it and refuses to start
-        # inside a running asyncio loop, so driving the browsers from threads of our own lets a
-        # harness live beside pytest-playwright's `page` fixture (or any asyncio code) in the
-        # caller's thread.
-        self._engines = ThreadPoolExecutor(1, thread_name_prefix="cors-harness-scenarios")
         # Scenario servers' child processes, kept from one scenario to the next.
         self._pool: ServerPool | None = None
         # Seconds each browser spent on its cells, and how many: its own throughput, which the
         # run's wall time (the browsers at work together) does not show.
         self.busy_s: dict[Browser, float] = {}
         self.cells: dict[Browser, int] = {}
+        # Schedules a signal or a failure left unfinished, finished once the browsers are closed.
+        self._schedules: list[Schedule] = []
 
     def __enter__(self) -> Harness:
         try:
@@ -272,7 +267,6 @@ class Harness:
             self.browsers.network = self.network.for_browsers()
             self.browsers.__enter__()
         except BaseException:
-            self._engines.shutdown(wait=False, cancel_futures=True)
             self.network.__exit__(None, None, None)
             if self._pool is not None:
                 self._pool.close()
@@ -288,8 +282,11 @@ class Harness:
         try:
             self.browsers.__exit__(exc_type, exc, tb)
         finally:
-            self._engines.shutdown(wait=True, cancel_futures=True)
-            self.network.__exit__(exc_type, exc, tb)
+            try:
+                for schedule in self._schedules:
+                    schedule.finish()
+            finally:
+                self.network.__exit__(exc_type, exc, tb)
             if self._pool is not None:
                 self._pool.close()
 
@@ -298,36 +295,25 @@ class Harness:
 
     def run_scenario(self, scenario: Scenario, app: AppFactory | None = None) -> list[Result]:
         """Every cell of `scenario`; `app` serves a user's own ASGI app instead of the fixture."""
-        return self._engines.submit(self._run_scenario, scenario, app).result()
+        ((_, found),) = self.run_scenarios([scenario], app)
+        return found
 
-    def _run_scenario(self, scenario: Scenario, app: AppFactory | None) -> list[Result]:
-        results: list[Result] = []
-        with ExitStack() as stack:
-            try:
-                origins, recorder = stack.enter_context(
-                    scenario_servers(scenario, app, self.network, self._pool)
-                )
-            except FixtureError as exc:
-                # A user's app that cannot start is the caller's to see; a scenario file's
-                # server that cannot start (a command that exits) makes its cells error, and the
-                # run goes on with the next scenario.
-                if app is not None:
-                    raise
-                return self._unserved(scenario, one_line(exc))
-            # The browsers work on the scenario at the same time, each on its own thread.
-            running = [
-                self.browsers.submit(name, self._run_browser, scenario, name, origins, recorder)
-                if name in self.browsers.names
-                else None
-                for name in scenario.browsers
-            ]
-            wait([f for f in running if f is not None])
-            for name, future in zip(scenario.browsers, running, strict=True):
-                if future is None:
-                    results.extend(self._run_browser(scenario, name, origins, recorder))
-                else:
-                    results.extend(future.result())
-        return results
+    def run_scenarios(
+        self, scenarios: Iterable[Scenario], app: AppFactory | None = None
+    ) -> Iterator[tuple[Scenario, list[Result]]]:
+        """Each scenario with its cells, in order, as soon as every browser is done with it;
+        the browsers work on them at once, each at its own pace (`schedule`)."""
+        schedule = Schedule(
+            self.browsers,
+            list(scenarios),
+            lambda scenario: scenario_servers(scenario, app, self.network, self._pool),
+            self._run_browser,
+            self._unserved,
+            servers_may_fail=app is None,
+        )
+        self._schedules.append(schedule)
+        yield from schedule.results()
+        self._schedules.remove(schedule)
 
     def _run_browser(
         self, scenario: Scenario, name: Browser, origins: Origins, recorder: Evidence
