@@ -34,15 +34,15 @@ from cors_harness.explain import explain
 from cors_harness.findings import findings
 from cors_harness.interrupt import Interrupted, stop_on_signals
 from cors_harness.processes import OWNER_VARIABLE, owned_processes, stop_marked
+from cors_harness.progress import RunProgress
 from cors_harness.report import summary, terminal, write_reports
-from cors_harness.results import LaunchProfile, Result, RunResults
+from cors_harness.results import LaunchProfile, RunResults
 from cors_harness.run import RunCollector, run_paths
 from cors_harness.runner import DEFAULT_TIMEOUT_S, Harness
 from cors_harness.scenario import (
     BROWSERS,
     MAX_TIMEOUT_S,
     Browser,
-    Scenario,
     scenario_json_schema,
 )
 
@@ -267,9 +267,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    def progress(scenario: Scenario, results: list[Result]) -> None:
-        print(f"  ran {scenario.name}: {len(results)} cells", file=sys.stderr)
-
     collector = RunCollector()
     once = threading.Lock()
 
@@ -296,17 +293,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not signals.finished:
             os._exit(report_interrupted(interrupted))
 
-    with stop_on_signals(INTERRUPT_GRACE_S, overdue) as signals:
+    with stop_on_signals(INTERRUPT_GRACE_S, overdue) as signals, RunProgress() as progress:
         try:
             run = run_paths(
                 args.paths,
                 args.browser,
                 _overrides(args),
                 args.timeout,
-                progress,
                 collector=collector,
                 signals=signals,
                 profile=args.profile,
+                progress=progress,
             )
         except ScenarioError as exc:
             print(exc, file=sys.stderr)

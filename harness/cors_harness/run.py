@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from cors_harness.engines import Overrides
     from cors_harness.interrupt import SignalState
+    from cors_harness.progress import RunProgress
     from cors_harness.results import Environment
     from cors_harness.scenario import Browser, Scenario
 
@@ -73,6 +74,7 @@ def run_paths(
     collector: RunCollector | None = None,
     signals: SignalState | None = None,
     profile: str | None = None,
+    progress: RunProgress | None = None,
 ) -> RunResults:
     """Load every scenario under `paths` and run it; a bad file is listed, the rest still run.
 
@@ -98,16 +100,27 @@ def run_paths(
             for scenario, source in scenarios
             if (selected := [b for b in scenario.browsers if b in wanted])
         ]
+        if progress is not None:
+            totals: dict[Browser, int] = {}
+            for scenario, _ in planned:
+                for browser in scenario.browsers:
+                    totals[browser] = totals.get(browser, 0) + len(scenario.requests)
+            progress.start(totals)
         try:
             if signals is not None:
                 signals.check()
-            ran = harness.run_scenarios([scenario for scenario, _ in planned])
+            ran = harness.run_scenarios(
+                [scenario for scenario, _ in planned],
+                on_cells=progress.cells if progress is not None else None,
+            )
             for (scenario, found), (_, source) in zip(ran, planned, strict=True):
                 if signals is not None:
                     # A signal during the scenario may have been swallowed by a browser call,
                     # and what it broke is no observation: the scenario is dropped, not reported.
                     signals.check()
                 collector.add(scenario, source, found)
+                if progress is not None:
+                    progress.scenario(scenario, found)
                 if on_scenario is not None:
                     on_scenario(scenario, found)
         except Interrupted:

@@ -299,10 +299,14 @@ class Harness:
         return found
 
     def run_scenarios(
-        self, scenarios: Iterable[Scenario], app: AppFactory | None = None
+        self,
+        scenarios: Iterable[Scenario],
+        app: AppFactory | None = None,
+        on_cells: Callable[[Browser, Scenario, int], None] | None = None,
     ) -> Iterator[tuple[Scenario, list[Result]]]:
         """Each scenario with its cells, in order, as soon as every browser is done with it;
-        the browsers work on them at once, each at its own pace (`schedule`)."""
+        the browsers work on them at once, each at its own pace (`schedule`). `on_cells` is told
+        (from the browser's thread) each time a browser is done with a scenario."""
         schedule = Schedule(
             self.browsers,
             list(scenarios),
@@ -310,6 +314,7 @@ class Harness:
             self._run_browser,
             self._unserved,
             servers_may_fail=app is None,
+            on_cells=on_cells,
         )
         self._schedules.append(schedule)
         yield from schedule.results()

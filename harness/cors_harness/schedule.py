@@ -84,6 +84,7 @@ class Schedule:
         *,
         ahead: int = AHEAD,
         servers_may_fail: bool = True,
+        on_cells: Callable[[Browser, Scenario, int], None] | None = None,
     ) -> None:
         self.fleet = fleet
         self.start_servers = start_servers
@@ -92,6 +93,8 @@ class Schedule:
         self.ahead = ahead
         # False for a user's own app: its start-up failure is the caller's to see, raised.
         self.servers_may_fail = servers_may_fail
+        # Told, from the browser's thread, each time a browser is done with a scenario.
+        self.on_cells = on_cells
         self.slots = [
             _Slot(i, s, {b for b in s.browsers if b in fleet.names})
             for i, s in enumerate(scenarios)
@@ -162,6 +165,8 @@ class Schedule:
                 slot.failure = slot.failure or exc
             finally:
                 self._leave(slot, name)
+            if self.on_cells is not None:
+                self.on_cells(name, slot.scenario, len(slot.scenario.requests))
 
     def _may_start(self, slot: _Slot) -> bool:
         oldest = next((s.index for s in self.slots if not s.done), len(self.slots))
