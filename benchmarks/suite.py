@@ -144,7 +144,7 @@ def sample(scenarios: list[Scenario], at_least: int) -> list[tuple[Scenario, lis
 def _spec(
     harness: Harness, scenario: Scenario, name: str, browser: Browser, origins: Origins
 ) -> ProbeSpec:
-    return harness._spec(scenario, scenario.request(name), browser, origins)
+    return harness.cells.spec(scenario, scenario.request(name), browser, origins)
 
 
 def page_per_probe_and_floor(
@@ -208,13 +208,13 @@ def main() -> None:
         busy: dict[str, float] = {}
         done: dict[str, int] = {}
         for number in range(args.runs):
-            before_busy, before_cells = dict(harness.busy_s), dict(harness.cells)
+            before_busy, before_cells = dict(harness.busy_s), dict(harness.cells_done)
             results, wall = run_fast(harness, scenarios)
             cells, attempts = keyed(results)
             runs.append((cells, attempts, wall, len(results)))
             for b in browsers:
                 busy[b] = busy.get(b, 0.0) + harness.busy_s.get(b, 0.0) - before_busy.get(b, 0.0)
-                done[b] = done.get(b, 0) + harness.cells.get(b, 0) - before_cells.get(b, 0)
+                done[b] = done.get(b, 0) + harness.cells_done.get(b, 0) - before_cells.get(b, 0)
             say(f"fast run {number + 1}: {len(results)} cells in {wall:.1f} s")
         serial_cells, serial_attempts = keyed(run_serial(harness, scenarios))
         say("serial run done")

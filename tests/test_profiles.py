@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from cors_harness._exceptions import HarnessError
+from cors_harness.cells import moved_page
 from cors_harness.engines.profiles import (
     chosen_profile,
     chromium_shipped_args,
@@ -14,7 +15,6 @@ from cors_harness.engines.profiles import (
     launch_profile,
 )
 from cors_harness.network import BrowserNetwork
-from cors_harness.runner import moved_page
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -11,11 +11,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from cors_harness._exceptions import HarnessError
+from cors_harness.cells import Cells as CellRunner
 from cors_harness.frontend import PAGE
+from cors_harness.groups import cookie_groups
 from cors_harness.origins import Endpoint, Origins
 from cors_harness.recorder import PROBE_PARAM
 from cors_harness.results import BrowserInfo, CookieJar, Exchange, PageResult, Result, StoredCookie
-from cors_harness.runner import Harness, cookie_groups
+from cors_harness.runner import Harness
 from cors_harness.scenario import BROWSERS, parse_scenario
 from cors_harness.userapp import observe_app
 from tests.userapp.login import create_app
@@ -154,18 +156,18 @@ class FakeBrowser:
 def run(answers: dict[str, tuple[int, list[tuple[str, str]]]]) -> tuple[FakeBackend, list[Result]]:
     """Every group of STEPS through the runner, against a fake browser and backend."""
     scenario = parse_scenario(STEPS, "steps.yaml")
-    harness = Harness(["chromium"])
+    cells = CellRunner(Harness(["chromium"]).browsers, timeout_ms=10_000)
     backend = FakeBackend(answers)
     browser = FakeBrowser(backend)
     attempts: dict[str, list[Attempt]] = {}
     jars: dict[str, CookieJar] = {}
     results = []
     for group in cookie_groups(scenario):
-        specs = {r.name: harness._spec(scenario, r, "chromium", ORIGINS) for r in group}
-        pages = harness._run_group(browser, group, specs, ORIGINS, backend, attempts, jars)
+        specs = {r.name: cells.spec(scenario, r, "chromium", ORIGINS) for r in group}
+        pages = cells.run_group(browser, group, specs, ORIGINS, backend, attempts, jars)
         for request, page in zip(group, pages, strict=True):
             results.append(
-                harness._result(
+                cells.result(
                     scenario,
                     request,
                     "chromium",
