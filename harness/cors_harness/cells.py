@@ -210,6 +210,7 @@ class Cells:
             return f"{type(exc).__name__}: {text}"
 
         try:
+            self.browsers.opened_context(browser.info.name)
             with browser.session() as session:
                 home = origins.backend_origin(group[0].backend)
                 for cookie in group[0].cookies:
