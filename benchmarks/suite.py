@@ -235,11 +235,16 @@ def main() -> None:
             }
         say(f"page per probe and floor: {naive_total // len(browsers)} requests per browser")
     cells, attempts, wall, count = runs[0]
+    # A cell that is `error` in one run is the harness's failure (a stalled driver), not a
+    # flip of what the browser did: counted apart.
+    errors = sorted(
+        {" / ".join(k) for run, _, _, _ in runs for k, f in run.items() if f[0] == "error"}
+    )
     flips = [
         key
         for other, _, _, _ in runs[1:]
         for key in cells
-        if other.get(key) != cells[key]
+        if other.get(key) != cells[key] and "error" not in (cells[key][0], other.get(key, ("",))[0])
     ]
     unlike_serial = [key for key in cells if serial_cells.get(key) != cells[key]]
     attempt_flips = [
@@ -268,6 +273,8 @@ def main() -> None:
         "identical_to_serial": not unlike_serial,
         "cells_unlike_serial": [" / ".join(k) for k in unlike_serial],
         "flipped_cells": len(set(flips)),
+        "flipped": sorted(" / ".join(k) for k in set(flips)),
+        "error_cells": errors,
         "attempt_patterns_that_moved": [" / ".join(k) for k in attempt_flips],
         "browsers": per_browser,
     }
@@ -291,8 +298,8 @@ def main() -> None:
         f"suite: {count} cells in {best:.1f} s (best of {args.runs}); peak memory "
         f"{report['peak_rss_mb']} MiB; cells as in the serial run: "
         f"{'all' if not unlike_serial else f'not {len(unlike_serial)}'}; flipped between fast "
-        f"runs: {report['flipped_cells']}; repeated requests whose attempt pattern moved: "
-        f"{len(attempt_flips)}"
+        f"runs: {report['flipped_cells']}; error cells in any run: {len(errors)}; repeated "
+        f"requests whose attempt pattern moved: {len(attempt_flips)}"
     )
     print("cells/s per browser: its cells over the seconds it spent on them (the browsers work "
           "at the same time); overhead: harness seconds per cell over the floor's.")
