@@ -86,11 +86,26 @@ def run(scenarios: list[Scenario], servers: Servers, delays: dict[str, float]) -
     def unserved(s: Scenario, why: str) -> list[Any]:
         return [f"{s.name}:{b}:error:{why}" for b in s.browsers]
 
+    schedule = Schedule(fleet, scenarios, servers.start, run_browser, unserved)  # type: ignore[arg-type]
+    found: list[str] = []
+
+    def consume() -> None:
+        found.extend(cell for _, cells in schedule.results() for cell in cells)
+
+    # A schedule whose browsers wait for each other would never end: bounded, and then told to
+    # stop, so that a failing test ends too.
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    consumer.join(timeout=20)
     try:
-        schedule = Schedule(fleet, scenarios, servers.start, run_browser, unserved)  # type: ignore[arg-type]
-        return [cell for _, cells in schedule.results() for cell in cells]
+        assert not consumer.is_alive(), "the schedule did not finish within 20 s"
     finally:
+        if consumer.is_alive():
+            with schedule._changed:
+                schedule._stopping = True
+                schedule._changed.notify_all()
         fleet.close()
+    return found
 
 
 def test_results_come_in_order_while_a_fast_browser_runs_ahead() -> None:
@@ -111,6 +126,21 @@ def test_two_scenarios_on_one_fixed_origin_are_never_in_flight_together() -> Non
     assert len(cells) == 8
     assert not servers.clash
     assert servers.most == 1
+
+
+def test_a_browser_ahead_does_not_take_an_origin_an_earlier_scenario_still_needs() -> None:
+    # s1 is Firefox's alone; s2 is both browsers' and has the same fixed origin. Chromium, done
+    # with s0 early, must not start s2 before Firefox has run s1, or each would wait for the
+    # other.
+    servers = Servers()
+    scenarios = [
+        scenario("s0"),
+        scenario("s1", port=443, browsers="[firefox]"),
+        scenario("s2", port=443),
+    ]
+    cells = run(scenarios, servers, {"firefox": 0.05})
+    assert cells == ["s0:chromium", "s0:firefox", "s1:firefox", "s2:chromium", "s2:firefox"]
+    assert not servers.clash
 
 
 def test_servers_that_cannot_start_make_that_scenario_error_and_the_next_runs() -> None:

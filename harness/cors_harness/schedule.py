@@ -173,8 +173,14 @@ class Schedule:
         if slot.index > oldest + self.ahead:
             return False
         claimed = fixed_origins(slot.scenario)
+        # An earlier scenario on the same origin goes first even before it has started: a
+        # browser that skips it (not one of its browsers) must not take the origin from the
+        # browsers that still owe it, or each would wait for the other.
         return not any(
-            s.started and not s.done and s is not slot and claimed & fixed_origins(s.scenario)
+            s is not slot
+            and not s.done
+            and (s.started or s.index < slot.index)
+            and claimed & fixed_origins(s.scenario)
             for s in self.slots
         )
 
