@@ -278,7 +278,8 @@ def test_a_driver_that_hangs_mid_run_is_killed_and_launched_again(
         ]
         assert results[0].browser_version == "0-fake"
     started = [int(pid) for pid in pids.read_text().split()]
-    assert len(started) == 2, "the stuck driver was not launched again for the second scenario"
+    # In each scenario, the session that did not open was tried once more on a new driver.
+    assert len(started) == 4, "the stuck driver was not launched again for each try"
     assert not any(alive(pid) for pid in started)
 
 

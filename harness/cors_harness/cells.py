@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from cors_harness._exceptions import HarnessError
 from cors_harness.classify import classify, navigation, reached_backends, step_failure
 from cors_harness.engines import EngineBroken
-from cors_harness.engines.base import ProbeSpec, harness_failure, one_line
+from cors_harness.engines.base import ProbeSpec, SessionNotStarted, harness_failure, one_line
 from cors_harness.expect import mismatches
 from cors_harness.frontend import PAGE
 from cors_harness.groups import cookie_groups, cookie_stored, expected_cookies
@@ -94,9 +94,20 @@ class Cells:
             specs.update(group_specs)
             if browser is not None and broken is None:
                 try:
-                    found = self.run_group(
-                        browser, group, group_specs, origins, recorder, attempts, jars
-                    )
+                    try:
+                        found = self.run_group(
+                            browser, group, group_specs, origins, recorder, attempts, jars
+                        )
+                    except SessionNotStarted:
+                        # Nothing was sent yet (WebKitWebDriver stalls on a new session now
+                        # and then): a new browser gets the group once more.
+                        self.browsers.discard(name)
+                        browser = self.browsers.get(name)
+                        if browser is None:
+                            raise
+                        found = self.run_group(
+                            browser, group, group_specs, origins, recorder, attempts, jars
+                        )
                 except EngineBroken as exc:
                     # It owed this scenario's other cells too; the next one relaunches it.
                     broken = str(exc)

@@ -22,6 +22,10 @@ class EngineBroken(FixtureError):
     """A browser or its driver did not answer in time, or is gone: it must be launched again."""
 
 
+class SessionNotStarted(EngineBroken):
+    """The browser did not open a new session (context) in time: nothing of it was used yet."""
+
+
 class ProbeSpec(TypedDict):
     """One fetch() for probe.js; field names match its expectations."""
 

@@ -28,6 +28,7 @@ from cors_harness.engines.base import (
     STUCK,
     EngineBroken,
     ProbeSpec,
+    SessionNotStarted,
     harness_failure,
     one_line,
     page_results,
@@ -245,6 +246,8 @@ class WebKitGTKBrowser:
                     config,
                     lambda: webdriver.Remote(command_executor=connection, options=self._options()),
                 )
+            except EngineBroken as exc:
+                raise SessionNotStarted(str(exc)) from exc
             except WebDriverException as exc:
                 raise FixtureError(
                     f"webkit: {DRIVER} could not start MiniBrowser: {_reason(exc)}"
