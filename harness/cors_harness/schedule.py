@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 AHEAD = 2
 
 Servers = tuple["Origins", "Evidence"]
-StartServers = "Callable[[Scenario], AbstractContextManager[Servers]]"
 
 
 def fixed_origins(scenario: Scenario) -> set[tuple[str, int]]:
