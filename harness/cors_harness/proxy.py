@@ -190,6 +190,9 @@ class MappingProxy:
         while True:
             conn, _ = await loop.sock_accept(listener)
             try:
+                # As for the servers (server.listen): without it each answer relayed on a
+                # kept-alive connection waits 40 ms for the browser's delayed ACK.
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 reader, writer = await asyncio.open_connection(sock=conn)
             except BaseException:
                 conn.close()
