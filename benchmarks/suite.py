@@ -12,6 +12,11 @@
    browser), each in a fresh context with a fresh page and navigation, as a pytest-playwright
    test per request would do.
 4. The floor: the sample's probes batched from a page already open, servers already up.
+5. The isolation bound: each scenario and each cookie group gets a fresh browser context, so
+   the suite cannot run faster than the contexts it opens allow. A context as the harness opens
+   one (context, tab, the frontend page loaded, closed) is timed alone in each browser, in wall
+   time and in CPU time of the whole machine; the bound is the larger of the slowest browser's
+   contexts one after another and all browsers' contexts' CPU time spread over every core.
 
 Peak memory is the largest sum of proportional set sizes (PSS: each page shared by N processes
 counted 1/N in each, so that the libraries browsers' processes share count once) of this process
@@ -104,6 +109,51 @@ def _pss_kb(pid: int) -> int:
         if line.startswith("Pss:"):
             return int(line.split()[1])
     return 0
+
+
+def machine_cpu_s() -> float:
+    """CPU seconds the machine has been busy, all cores together (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    # user nice system idle iowait irq softirq steal: idle and iowait are not work.
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+CYCLES = 12
+
+
+def context_cycles(
+    harness: Harness, scenario: Scenario, name: str, browser: Browser
+) -> tuple[float, float, int]:
+    """(wall s, machine CPU s) of one fresh context as the harness opens one, the mean of
+    CYCLES, with nothing else at work; and the stalls met."""
+    stalls = Stalls(harness, browser)
+    with scenario_servers(scenario, None, harness.network, harness._pool) as (origins, _):
+        request = scenario.request(name)
+        assert request.frontend is not None
+        page = f"{origins.frontends[request.frontend]}{PAGE}"
+        spec = _same_origin(_spec(harness, scenario, name, browser, origins), page)
+        stalls.timed(partial(_alone, page=page, spec=spec))  # the page's code paths warmed up
+        wall = cpu = 0.0
+        for _ in range(CYCLES):
+            started_cpu = machine_cpu_s()
+            wall += stalls.timed(partial(_alone, page=page, spec=spec))
+            cpu += machine_cpu_s() - started_cpu
+    return wall / CYCLES, cpu / CYCLES, stalls.count
+
+
+def _same_origin(spec: ProbeSpec, page: str) -> ProbeSpec:
+    """`spec` turned into a GET of the page itself: no CORS, no preflight, nothing cached."""
+    spec.update(
+        {
+            "url": page,
+            "method": "GET",
+            "headers": {},
+            "body": None,
+            "mode": "cors",
+            "redirect": "follow",
+        }
+    )
+    return spec
 
 
 def run_fast(harness: Harness, scenarios: list[Scenario]) -> tuple[list[Result], float]:
@@ -225,11 +275,7 @@ def _floor(
 ) -> float:
     with launched.session() as session:
         # The page is loaded by a same-origin probe, which leaves no preflight in the cache.
-        warm = _spec(harness, scenario, batch[0], browser, origins)
-        warm.update(
-            {"url": page, "method": "GET", "headers": {}, "body": None, "mode": "cors",
-             "redirect": "follow"}
-        )
+        warm = _same_origin(_spec(harness, scenario, batch[0], browser, origins), page)
         session.run_probes(page, [warm])
         specs = [_spec(harness, scenario, name, browser, origins) for name in batch]
         started = time.perf_counter()
@@ -251,15 +297,19 @@ def main() -> None:
         runs: list[tuple[Cells, Cells, float, int]] = []
         busy: dict[str, float] = {}
         done: dict[str, int] = {}
+        fast_cpu_s = 0.0
         for number in range(args.runs):
             before_busy, before_cells = dict(harness.busy_s), dict(harness.cells_done)
+            started_cpu = machine_cpu_s()
             results, wall = run_fast(harness, scenarios)
+            fast_cpu_s += machine_cpu_s() - started_cpu
             cells, attempts = keyed(results)
             runs.append((cells, attempts, wall, len(results)))
             for b in browsers:
                 busy[b] = busy.get(b, 0.0) + harness.busy_s.get(b, 0.0) - before_busy.get(b, 0.0)
                 done[b] = done.get(b, 0) + harness.cells_done.get(b, 0) - before_cells.get(b, 0)
             say(f"fast run {number + 1}: {len(results)} cells in {wall:.1f} s")
+        opened = {b: harness.browsers.contexts_opened.get(b, 0) / args.runs for b in browsers}
         serial_cells, serial_attempts = keyed(run_serial(harness, scenarios))
         say("serial run done")
         chosen = sample(scenarios, args.sample)
@@ -279,6 +329,23 @@ def main() -> None:
                 "overhead_vs_floor": round((busy[b] / done[b]) / (floor_s / probes), 1),
             }
         say(f"page per probe and floor: {naive_total // len(browsers)} requests per browser")
+        (first, names), *_ = chosen
+        cycles: dict[str, tuple[float, float]] = {}
+        for b in browsers:
+            cycle_wall, cycle_cpu, stalls = harness.browsers.submit(
+                b, context_cycles, harness, first, names[0], b
+            ).result()
+            stalled += stalls
+            cycles[b] = (cycle_wall, cycle_cpu)
+            per_browser[b].update(
+                {
+                    "contexts_per_run": round(opened[b]),
+                    "cells_per_context": round(done[b] / args.runs / opened[b], 1),
+                    "context_wall_ms": round(cycle_wall * 1000),
+                    "context_cpu_ms": round(cycle_cpu * 1000),
+                }
+            )
+        say("isolation bound measured")
     cells, attempts, wall, count = runs[0]
     # A cell that is `error` in one run is the harness's failure (a stalled driver), not a
     # flip of what the browser did: counted apart.
@@ -302,6 +369,12 @@ def main() -> None:
     best = min(walls)
     cells_per_s = count / best
     naive_rate = naive_total / naive_total_s
+    cores = os.cpu_count() or 1
+    # The slowest browser's contexts one after another, or all contexts' CPU on every core.
+    bound_s = max(
+        max(opened[b] * cycles[b][0] for b in browsers),
+        sum(opened[b] * cycles[b][1] for b in browsers) / cores,
+    )
     report: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -323,6 +396,11 @@ def main() -> None:
         "attempt_patterns_that_moved": [" / ".join(k) for k in attempt_flips],
         "browsers": per_browser,
         "stalls_in_baselines": stalled,
+        # Share of all cores busy during the fast runs (the whole machine, as /proc/stat has it).
+        "cpu_busy_fraction": round(fast_cpu_s / (sum(walls) * cores), 2),
+        "isolation_bound_s": round(bound_s, 1),
+        "isolation_bound_cells_per_s": round(count / bound_s, 1),
+        "isolation_bound_ratio_vs_page_per_probe": round(count / bound_s / naive_rate, 1),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -347,8 +425,23 @@ def main() -> None:
         f"runs: {report['flipped_cells']}; error cells in any run: {len(errors)}; repeated "
         f"requests whose attempt pattern moved: {len(attempt_flips)}"
     )
-    print("cells/s per browser: its cells over the seconds it spent on them (the browsers work "
-          "at the same time); overhead: harness seconds per cell over the floor's.")
+    print(
+        "cells/s per browser: its cells over the seconds it spent on them (the browsers work "
+        "at the same time); overhead: harness seconds per cell over the floor's."
+    )
+    print(f"machine CPU busy during the fast runs: {report['cpu_busy_fraction']:.0%} of {cores}")
+    print("fresh contexts per run (one per scenario and cookie group), each timed alone:")
+    for engine, v in per_browser.items():
+        print(
+            f"  {engine:<10}{v['contexts_per_run']:>4} contexts, {v['cells_per_context']} cells "
+            f"each; {v['context_wall_ms']} ms wall, {v['context_cpu_ms']} ms CPU per context"
+        )
+    print(
+        f"isolation bound: the suite cannot take less than {bound_s:.1f} s "
+        f"({report['isolation_bound_cells_per_s']} cells/s) on {cores} cores while each scenario "
+        f"and cookie group gets a fresh context, nor beat the page-per-probe harness by more than "
+        f"{report['isolation_bound_ratio_vs_page_per_probe']}x"
+    )
 
 
 if __name__ == "__main__":

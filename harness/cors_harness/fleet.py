@@ -58,6 +58,8 @@ class Fleet:
         }
         self._entered: list[Browser] = []
         self._contexts: dict[Browser, int] = {}
+        # Every context opened in each browser, across relaunches: what the run's isolation cost.
+        self.contexts_opened: dict[Browser, int] = {}
 
     @property
     def network(self) -> BrowserNetwork | None:
@@ -125,6 +127,7 @@ class Fleet:
     def opened_context(self, name: Browser) -> None:
         """Count a context opened in `name` (from its thread), for RECYCLE_AFTER."""
         self._contexts[name] = self._contexts.get(name, 0) + 1
+        self.contexts_opened[name] = self.contexts_opened.get(name, 0) + 1
 
     def discard(self, name: Browser) -> None:
         self._members[name].discard(name)
