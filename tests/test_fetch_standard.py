@@ -754,7 +754,7 @@ CASES = [
             pre(204, [*ALLOW, ("Access-Control-Allow-Methods", "PUT")], path="/next"),
             act(method="PUT", path="/next"),
         ],
-        "blocked-preflight",
+        "blocked-response",
         "acao-mismatch",
         "cors-check",
         "fetch/api/cors/cors-redirect-preflight.any.js",

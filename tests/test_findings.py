@@ -28,13 +28,14 @@ def test_findings_keep_hostile_text_as_text() -> None:
         headings=[
             "# What we found",
             "## Where the browsers disagree",
+            "## Where browsers depart from the Fetch standard",
             "## Claims",
             "### From the reference FastAPI CORS article",
             "### From common advice and the standards",
             "## Scenarios",
             f"### {one_line(SCENARIO)}",
         ],
-        code=[COMMAND, "error"],
+        code=[COMMAND, "error", "cors_harness/fetch_standard.py"],
     )
     assert "](javascript:" not in text
     assert f"(source: <{SAFE_SOURCE}>)" in text
@@ -45,6 +46,27 @@ def test_findings_keep_hostile_text_as_text() -> None:
     assert page.tables == [
         [browsers, [f"{one_line(CLAIM_ID)}: {one_line(CLAIM)}", "holds", "not run", "refuted"]],
         [["scenario", "request", *browsers[1:]], [one_line(SCENARIO), one_line(REQUEST), *cells]],
+        [
+            ["scenario", "request", "browser", "observed", "the standard", "how it departs"],
+            [
+                one_line(SCENARIO),
+                one_line(REQUEST),
+                "webkit",
+                cells[2],
+                "allowed (" + one_line(hostile("check")) + "), javascript:alert(1)",
+                one_line(hostile("departure")),
+            ],
+        ],
+        [
+            ["scenario", "request", "browser", "the browser's reason", "the standard's"],
+            [
+                one_line(SCENARIO),
+                one_line(REQUEST),
+                "webkit",
+                one_line(hostile("browser reason")),
+                f"{one_line(hostile('check'))}: {one_line(hostile('reason'))}",
+            ],
+        ],
         [
             ["claim", "scenario", *browsers[1:]],
             [
@@ -75,8 +97,11 @@ def test_findings_keep_hostile_text_as_text() -> None:
         f"{one_line(OBSERVED)} [webkit]",
         f"plain (source: {SAFE_SOURCE})",
     ]
-    intro, counts, description, path = page.texts["p"]
+    intro, counts, oracle, departing, reasons, description, path = page.texts["p"]
     assert counts == "3 claims, per browser: 2 hold, 1 refuted, 1 inconclusive. 1 cells were error."
+    assert oracle.startswith("Each fetch() cell is judged by the harness's Fetch-standard oracle")
+    assert departing == "1 of 1 judged cells depart (chromium 0, firefox 0, webkit 1)."
+    assert reasons.startswith("Where the browser's console gives another reason")
     for part in ("started", "version", "engine", "python", "platform", "fastapi"):
         assert one_line(hostile(part)) in intro
     assert one_line(VERSION) in intro

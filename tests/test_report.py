@@ -24,6 +24,7 @@ from cors_harness.results import (
     RunResults,
     ScenarioFailure,
     ScenarioInfo,
+    SpecVerdict,
 )
 
 
@@ -82,7 +83,22 @@ def hostile_run() -> RunResults:
     results = [
         _cell("chromium", expectation_met=False, mismatches=[MISMATCH, MISMATCH + " 2"]),
         _cell("firefox", outcome="error", status=None, reached_server=False, error=ERROR),
-        _cell("webkit", outcome="blocked-response", status=None),
+        _cell(
+            "webkit",
+            outcome="blocked-response",
+            status=None,
+            spec=SpecVerdict(
+                outcome="allowed",
+                check=hostile("check"),
+                reason=hostile("reason"),
+                section="javascript:alert(1)",
+                preflight_required=False,
+                departures=[hostile("departure")],
+                browser_reason=hostile("browser reason"),
+                browser_check="acao-missing",
+            ),
+            deviates_from_spec=True,
+        ),
     ]
     claims = [
         ClaimVerdict(
@@ -347,6 +363,8 @@ def test_results_markdown_keeps_hostile_text_as_text() -> None:
         f"from-article [firefox] inconclusive: {one_line(hostile('inconclusive'))}",
         f"{one_line(REQUEST)} [chromium]: {one_line(MISMATCH)}; {one_line(MISMATCH)} 2",
         f"{one_line(REQUEST)} [firefox]: {one_line(ERROR)}",
+        f"§ {one_line(REQUEST)} [webkit] departs from the Fetch standard (javascript:alert(1)): "
+        f"{one_line(hostile('departure'))}",
         one_line(FAILURE),
     ]
     assert page.texts["p"][0].startswith(f"Run at {one_line(hostile('started'))}, 1.0 s.")

@@ -19,6 +19,7 @@ from cors_harness.groups import cookie_groups, cookie_stored, expected_cookies
 from cors_harness.recorder import PROBE_PARAM
 from cors_harness.repeats import Repeats
 from cors_harness.results import Attempt, CookieJar, PageResult, Result
+from cors_harness.spec_verdicts import spec_verdict
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -357,6 +358,9 @@ class Cells:
             secure_context=page.secure_context,
             evidence=evidence,
         )
+        result.spec = spec_verdict(request, result)
+        if result.spec is not None:
+            result.deviates_from_spec = bool(result.spec.departures)
         self.expect(request, browser_name, result)
         return result
 

@@ -27,6 +27,18 @@ def _exchange(exchange: Exchange) -> list[str]:
     return lines
 
 
+def spec_lines(result: Result) -> list[str]:
+    """What the Fetch standard says of the cell, and where the browser departs from it."""
+    spec = result.spec
+    if spec is None:
+        return []
+    lines = [f"Fetch standard: {spec.outcome} ({spec.check}): {spec.reason}; {spec.section}"]
+    if spec.browser_reason is not None and spec.browser_check not in (None, spec.check):
+        lines.append(f"  the browser's own reason names another check: {spec.browser_reason}")
+    lines += [f"  departs from the standard: {d}" for d in spec.departures]
+    return lines
+
+
 def explain(result: Result, problems: list[str], heading: str) -> str:
     lines = [
         f"{heading}: {result.scenario} :: {result.request} [{result.browser}]",
@@ -52,6 +64,7 @@ def explain(result: Result, problems: list[str], heading: str) -> str:
     if result.error:
         lines.append(f"browser error: {result.error}")
     lines += [f"console: {message}" for message in result.console]
+    lines += spec_lines(result)
     lines.append(
         "evidence (as recorded on the server):"
         if result.evidence

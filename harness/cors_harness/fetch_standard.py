@@ -10,7 +10,9 @@ The answers are the servers' real answers to what the browser sent. Where the br
 something else than the standard would (another Origin, no preflight where one is required, one
 where none is), the verdict lists it in `departures`: those are deviations whatever the outcome.
 When the browser sent nothing the standard would have sent, the server's answer to it is unknown,
-and so is the standard's outcome (`unknown`).
+and so is the standard's outcome (`unknown`). Outcomes mean what the harness's mean:
+`blocked-preflight` when no request itself reached a server, `blocked-response` once one did (a
+redirect's later preflight failing included), `blocked-network` when nothing was sent.
 
 Not judged: how long a preflight stays cached (Max-Age and each engine's cap), which decides only
 whether a repeated request is preflighted again; a required preflight the browser skipped counts
@@ -24,6 +26,14 @@ from dataclasses import dataclass, field
 from email.headerregistry import ContentTypeHeader, HeaderRegistry
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urljoin, urlsplit
+
+from cors_harness._http import (
+    FORBIDDEN_METHODS,
+    FORBIDDEN_REQUEST_HEADER_PREFIXES,
+    FORBIDDEN_REQUEST_HEADERS,
+    METHOD_OVERRIDE_HEADERS,
+    forbidden_method_in,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -39,36 +49,6 @@ SpecOutcome = Literal[
 # Methods fetch() uppercases; any other spelling is sent as written (`patch` stays `patch`).
 NORMALIZED_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"})
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
-FORBIDDEN_METHODS = frozenset({"CONNECT", "TRACE", "TRACK"})
-# Set by the browser alone: fetch() drops them from the page's headers without a word.
-FORBIDDEN_REQUEST_HEADERS = frozenset(
-    {
-        "accept-charset",
-        "accept-encoding",
-        "access-control-request-headers",
-        "access-control-request-method",
-        "connection",
-        "content-length",
-        "cookie",
-        "cookie2",
-        "date",
-        "dnt",
-        "expect",
-        "host",
-        "keep-alive",
-        "origin",
-        "referer",
-        "set-cookie",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "via",
-    }
-)
-METHOD_OVERRIDE_HEADERS = frozenset(
-    {"x-http-method", "x-http-method-override", "x-method-override"}
-)
 SAFELISTED_CONTENT_TYPES = frozenset(
     {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
 )
@@ -149,11 +129,9 @@ def _bytes(value: str) -> bytes:
 
 def forbidden_request_header(name: str, value: str) -> bool:
     lower = name.lower()
-    if lower in FORBIDDEN_REQUEST_HEADERS or lower.startswith(("proxy-", "sec-")):
+    if lower in FORBIDDEN_REQUEST_HEADERS or lower.startswith(FORBIDDEN_REQUEST_HEADER_PREFIXES):
         return True
-    if lower in METHOD_OVERRIDE_HEADERS:
-        return any(m.strip().upper() in FORBIDDEN_METHODS for m in value.split(","))
-    return False
+    return lower in METHOD_OVERRIDE_HEADERS and forbidden_method_in(value) is not None
 
 
 def _has_unsafe_byte(value: bytes) -> bool:
@@ -387,7 +365,7 @@ def preflight_failure(
         return Failure("method-not-allowed", why, "cors-preflight-fetch")
     listed = {n.lower() for n in names}
     for name in unsafe:
-        if name in NON_WILDCARD_HEADERS and name not in listed:
+        if name in NON_WILDCARD_HEADERS and name not in listed and "*" in listed:
             return Failure(
                 "authorization-not-covered",
                 f"{name} must be listed by name in Access-Control-Allow-Headers; * never covers it",
@@ -421,6 +399,8 @@ class _Walk:
         self.next = 0
         self.departures: list[str] = []
         self.first_preflight: tuple[bool, str | None] | None = None
+        # Whether a request itself (not a preflight) has reached a server yet.
+        self.sent_request = False
 
     def verdict(
         self,
@@ -523,8 +503,13 @@ class _Walk:
                 self._origin_sent(found, origin)
                 failed = preflight_failure(found, origin, call, method, unsafe)
                 if failed is not None:
+                    # As the harness counts outcomes: once a request itself reached a server (an
+                    # earlier hop of a redirect), the cell is blocked-response.
                     return self.verdict(
-                        "blocked-preflight", failed.check, failed.reason, failed.anchor
+                        "blocked-response" if self.sent_request else "blocked-preflight",
+                        failed.check,
+                        failed.reason,
+                        failed.anchor,
                     )
                 nxt = self.take()
                 if nxt is None:
@@ -539,6 +524,7 @@ class _Walk:
                         "cors-preflight-fetch",
                     )
                 found = nxt
+            self.sent_request = True
             if tainting == "cors":
                 self._origin_sent(found, origin)
             response = found.response_headers

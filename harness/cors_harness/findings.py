@@ -51,6 +51,7 @@ def findings(run: RunResults, automation: RunResults | None = None) -> str:
         "",
     ]
     lines += _disagreements(run, browsers)
+    lines += _departures(run, browsers)
     if automation is not None:
         lines += _profile_changes(run, automation, browsers)
     lines += _claims(run, browsers)
@@ -90,6 +91,62 @@ def _disagreements(run: RunResults, browsers: list[str]) -> list[str]:
         cells = " | ".join(_cell(row[b]) if b in row else "" for b in browsers)
         lines.append(f"| {inline(scenario)} | {inline(request)} | {cells} |")
     lines.append("")
+    return lines
+
+
+def _departures(run: RunResults, browsers: list[str]) -> list[str]:
+    lines = [
+        "## Where browsers depart from the Fetch standard",
+        "",
+        "Each fetch() cell is judged by the harness's Fetch-standard oracle "
+        "(`cors_harness/fetch_standard.py`) from the requests and answers on the wire. A cell "
+        "departs when the browser's outcome, the headers its page could read, or the requests it "
+        "sent are not the standard's.",
+        "",
+    ]
+    judged = [r for r in run.results if r.spec is not None]
+    departing = [r for r in judged if r.deviates_from_spec]
+    per_browser = ", ".join(
+        f"{inline(b)} {sum(1 for r in departing if r.browser == b)}" for b in browsers
+    )
+    lines += [f"{len(departing)} of {len(judged)} judged cells depart ({per_browser}).", ""]
+    if departing:
+        lines += [
+            "| scenario | request | browser | observed | the standard | how it departs |",
+            "|---|---|---|---|---|---|",
+        ]
+        for result in departing:
+            spec = result.spec
+            assert spec is not None
+            lines.append(
+                f"| {inline(result.scenario)} | {inline(result.request)} | "
+                f"{inline(result.browser)} | {cell_text(result)} | "
+                f"{inline(spec.outcome)} ({inline(spec.check)}), {link(spec.section)} | "
+                + "; ".join(inline(d) for d in spec.departures)
+                + " |"
+            )
+        lines.append("")
+    told = [
+        r
+        for r in judged
+        if r.spec is not None and r.spec.browser_reason and r.spec.browser_check != r.spec.check
+    ]
+    if told:
+        lines += [
+            "Where the browser's console gives another reason than the standard's deciding check:",
+            "",
+            "| scenario | request | browser | the browser's reason | the standard's |",
+            "|---|---|---|---|---|",
+        ]
+        for result in told:
+            spec = result.spec
+            assert spec is not None
+            lines.append(
+                f"| {inline(result.scenario)} | {inline(result.request)} | "
+                f"{inline(result.browser)} | {inline(spec.browser_reason or '')} | "
+                f"{inline(spec.check)}: {inline(spec.reason)} |"
+            )
+        lines.append("")
     return lines
 
 

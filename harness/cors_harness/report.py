@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cors_harness._markdown import inline, one_line
+from cors_harness._markdown import inline, link, one_line
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 LEGEND = (
     "P = preflight reached the server, S = actual request reached the server, "
     "J = its cookies were in the browser's jar, C = cookie sent; "
-    "✗ = expectation not met; ≠ = browsers disagree"
+    "✗ = expectation not met; ≠ = browsers disagree; § = departs from the Fetch standard"
 )
 
 
@@ -41,6 +41,8 @@ def cell_text(result: Result) -> str:
     if result.attempts:
         preflighted = sum(1 for a in result.attempts if a.preflight_sent)
         text += f" {preflighted}/{len(result.attempts)} preflighted"
+    if result.deviates_from_spec:
+        text += " §"
     if result.expectation_met is False:
         text = f"✗ {text}"
     return text
@@ -181,8 +183,20 @@ def markdown(run: RunResults) -> str:
         ]
         for result in problems:
             why = "; ".join(inline(m) for m in result.mismatches) or inline(result.error or "")
+            if result.spec is not None and result.expectation_met is False:
+                why += f" (Fetch standard: {inline(result.spec.reason)})"
             lines.append(f"- **{inline(result.request)} [{inline(result.browser)}]**: {why}")
         if problems:
+            lines.append("")
+        departing = [r for row in rows.values() for r in row.values() if r.deviates_from_spec]
+        for result in departing:
+            assert result.spec is not None
+            lines.append(
+                f"- § **{inline(result.request)} [{inline(result.browser)}]** departs from the "
+                f"Fetch standard ({link(result.spec.section)}): "
+                + "; ".join(inline(d) for d in result.spec.departures)
+            )
+        if departing:
             lines.append("")
     if run.scenario_errors:
         lines += ["## Scenario files not run", ""]

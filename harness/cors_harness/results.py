@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from cors_harness.fetch_standard import SpecOutcome
 from cors_harness.scenario import Browser, Outcome
 
 Verdict = Literal["holds", "refuted", "inconclusive"]
@@ -229,6 +230,42 @@ def _none_is_false(value: object) -> object:
     return False if value is None else value
 
 
+class SpecVerdict(_Model):
+    """What the Fetch standard makes of a cell's request and of the servers' actual answers."""
+
+    outcome: SpecOutcome = Field(
+        description="The standard's outcome; `unknown` when the browser sent nothing the "
+        "standard sends, so that the server's answer to it was never recorded."
+    )
+    check: str = Field(
+        description="The check that decided it, e.g. cors-ok, acao-missing, acao-mismatch, acac, "
+        "preflight-status, method-not-allowed, header-not-allowed, authorization-not-covered."
+    )
+    reason: str
+    section: str = Field(description="The section of the standard that decides it (a URL).")
+    preflight_required: bool
+    preflight_why: str | None = Field(
+        default=None, description="What makes a preflight necessary (method, unsafe headers)."
+    )
+    readable_headers: list[str] | None = Field(
+        default=None,
+        description="For an allowed CORS response: the header names the page may read.",
+    )
+    departures: list[str] = Field(
+        default_factory=list,
+        description="Where the browser departs from the standard: requests it sent otherwise "
+        "(Origin, preflights), an outcome or readable headers other than the standard's.",
+    )
+    browser_reason: str | None = Field(
+        default=None, description="The browser's own reason for blocking, from its console."
+    )
+    browser_check: str | None = Field(
+        default=None,
+        description="The check the browser's reason names, when it can be told; where it is not "
+        "`check`, the browser gives another reason than the standard's first failing check.",
+    )
+
+
 class Result(_Model):
     """One (scenario, request, browser) cell."""
 
@@ -284,6 +321,14 @@ class Result(_Model):
         default=None,
         description="Whether the page making the request was a secure context (https, or a "
         "loopback origin); None for a visit or when the page gave no answer.",
+    )
+    spec: SpecVerdict | None = Field(
+        default=None,
+        description="The Fetch standard's verdict; null for a visit, an error cell, or a page "
+        "the browser moved to another origin.",
+    )
+    deviates_from_spec: bool | None = Field(
+        default=None, description="The browser departs from the standard (spec.departures)."
     )
     evidence: list[Exchange]
 
