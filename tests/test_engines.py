@@ -173,6 +173,7 @@ def test_a_page_that_did_not_settle_is_an_error_per_probe() -> None:
         mode="cors",
         redirect="follow",
         timeout_ms=500,
+        kind="fetch",
     )
     (result,) = page_results(STUCK, [spec])
     assert not result.received

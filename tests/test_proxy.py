@@ -424,7 +424,7 @@ def test_answers_without_a_body_end_where_http_says(
         ),
         (
             b"GET https://app.example.com/ HTTP/1.1\r\nHost: app.example.com\r\n\r\n",
-            b"only http:// is forwarded; https goes through CONNECT",
+            b"only http:// and ws:// are forwarded; https and wss go through CONNECT",
         ),
         (b"CONNECT app.example.com HTTP/1.1\r\n\r\n", b"'app.example.com' is not host:port"),
     ],

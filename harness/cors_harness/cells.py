@@ -181,13 +181,17 @@ class Cells:
         self, scenario: Scenario, request: Request, browser: Browser, origins: Origins
     ) -> ProbeSpec:
         probe = f"{browser[:2]}-{request.name[:24]}-{secrets.token_hex(4)}"
+        url = _url(
+            origins.backend_origin(scenario.backend_of(request)),
+            origins.substitute(request.path),
+            probe,
+        )
+        if request.kind == "websocket":
+            # The backend's origin with the WebSocket scheme: http becomes ws, https wss.
+            url = "ws" + url.removeprefix("http")
         return ProbeSpec(
             probe=probe,
-            url=_url(
-                origins.backend_origin(scenario.backend_of(request)),
-                origins.substitute(request.path),
-                probe,
-            ),
+            url=url,
             method=request.method,
             headers=request.fetch_headers(),
             body=request.fetch_body(),
@@ -195,6 +199,7 @@ class Cells:
             mode=request.mode,
             redirect=request.redirect,
             timeout_ms=int(request.timeout * 1000) if request.timeout else self.timeout_ms,
+            kind=request.kind,
         )
 
     def run_group(
@@ -241,6 +246,7 @@ class Cells:
                             mode="cors",
                             redirect="follow",
                             timeout_ms=self.timeout_ms,
+                            kind="fetch",
                         )
                         session.run_probes(page_of[group[0].name], [spec])
                 found: dict[str, PageResult] = {}
@@ -336,6 +342,8 @@ class Cells:
             engine=browser.info.engine if browser else "unavailable",
             frontend_origin="" if request.frontend is None else origins.frontends[request.frontend],
             visit=request.visit,
+            kind=request.kind,
+            messages=page.messages,
             url=spec["url"],
             method=request.method,
             credentials=request.credentials,

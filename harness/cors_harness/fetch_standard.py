@@ -632,6 +632,45 @@ class _Walk:
         )
 
 
+def judge_websocket(origin: str, exchanges: Sequence[Exchange]) -> Verdict:
+    """The standard's verdict on `new WebSocket(url)` from a page on `origin`.
+
+    Establishing a WebSocket connection is a fetch in mode websocket with credentials include:
+    no preflight and no CORS check; the handshake carries the page's Origin and the server
+    alone decides, with 101 (accepted) or anything else (refused).
+    """
+    sent = [e for e in exchanges if not e.internal]
+    departures: list[str] = []
+    if not sent:
+        departures.append("the browser sent no handshake where the standard sends one")
+        return Verdict(
+            outcome="unknown",
+            check="unsent",
+            reason="the standard sends the handshake; the browser sent nothing, so the server's "
+            "answer to it is unknown",
+            section=section("websocket-protocol"),
+            preflight_required=False,
+            preflight_why=None,
+            departures=departures,
+        )
+    handshake = sent[0]
+    if handshake.origin != origin:
+        shown = "no Origin" if handshake.origin is None else f"Origin {handshake.origin}"
+        departures.append(f"the handshake carried {shown}; the standard sends Origin {origin}")
+    accepted = handshake.status == 101
+    return Verdict(
+        outcome="allowed" if accepted else "blocked-response",
+        check="websocket-accepted" if accepted else "websocket-refused",
+        reason="CORS does not apply to WebSockets: the handshake carries Origin and the server "
+        f"alone decides; it answered {handshake.status}"
+        + ("" if accepted else ", not 101, so the connection fails"),
+        section=section("websocket-protocol"),
+        preflight_required=False,
+        preflight_why=None,
+        departures=departures,
+    )
+
+
 def _preflight_why(method: str, unsafe: list[str]) -> str:
     parts = []
     if method not in SAFELISTED_METHODS:
@@ -648,6 +687,7 @@ __all__ = [
     "Verdict",
     "cors_check",
     "judge",
+    "judge_websocket",
     "mime_essence",
     "normalize_method",
     "readable_headers",

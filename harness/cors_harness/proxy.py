@@ -458,7 +458,8 @@ class _Connection:
         await _send(upstream.writer, _origin_form(head, request.url, target))
         if request.upgrade:
             # An upgraded connection speaks another protocol: from here on it is a tunnel to
-            # this server, answer and all. (Browsers open WebSockets through CONNECT instead.)
+            # this server, answer and all. (WebKit's WebSocket handshakes come this way, as
+            # `GET ws://...`; Chromium and Firefox open them through CONNECT.)
             self._splice(upstream)
             return True
         self._body = upstream.writer
@@ -599,7 +600,8 @@ def _authority(url: bytes) -> tuple[str, int]:
 
 
 def _absolute(url: bytes) -> tuple[str, int, bytes]:
-    """The host, port and origin-form target of an absolute-form http:// target."""
+    """The host, port and origin-form target of an absolute-form http:// target (or ws://,
+    which WebKit's libsoup sends for a WebSocket handshake instead of a CONNECT)."""
     shown = url.decode("latin-1")
     try:
         parsed = httptools.parse_url(url)
@@ -611,10 +613,11 @@ def _absolute(url: bytes) -> tuple[str, int, bytes]:
             f"request target {shown!r} is not absolute: this is a forward proxy, "
             "it needs http://host/path",
         )
-    if parsed.schema.lower() != b"http":
+    if parsed.schema.lower() not in {b"http", b"ws"}:
         raise _Refusal(
             HTTPStatus.BAD_REQUEST,
-            f"request target {shown!r}: only http:// is forwarded; https goes through CONNECT",
+            f"request target {shown!r}: only http:// and ws:// are forwarded; https and wss go "
+            "through CONNECT",
         )
     # The path and query exactly as written: parse_url, for one, loses an empty query ("/x?").
     after_scheme = url.partition(b"://")[2]

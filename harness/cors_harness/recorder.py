@@ -64,7 +64,7 @@ class Recorder:
         self._settled = threading.Condition(self._lock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in {"http", "websocket"}:
             await self.app(scope, receive, send)
             return
         if scope["path"] == JAR_PATH:
@@ -79,7 +79,8 @@ class Recorder:
         def record(status: int | None, response_headers: list[tuple[str, str]]) -> Exchange:
             exchange = Exchange.from_wire(
                 probe=probe_id_of(query),
-                method=scope["method"],
+                # A WebSocket handshake's scope has no method: it is a GET.
+                method=scope.get("method", "GET"),
                 path=scope["path"],
                 query=query.decode("latin-1"),
                 request_headers=request_headers,
@@ -103,6 +104,9 @@ class Recorder:
 
         async def recording_send(message: Message) -> None:
             nonlocal recorded
+            if scope["type"] == "websocket":
+                await _handshake(message)
+                return
             if message["type"] != "http.response.start":
                 await send(message)
                 return
@@ -117,6 +121,29 @@ class Recorder:
             except Exception as exc:
                 recorded.send_error = _one_line(exc)
                 raise
+
+        async def _handshake(message: Message) -> None:
+            # A WebSocket handshake's answer is final once sent: 101 when the app accepts, 403
+            # when it closes first (uvicorn's answer), or the app's own denial response.
+            nonlocal recorded
+            kind = message["type"]
+            answer = {
+                "websocket.accept": 101,
+                "websocket.close": 403,
+                "websocket.http.response.start": message.get("status"),
+            }
+            if recorded is None and kind in answer:
+                headers = [
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in message.get("headers", [])
+                ]
+                recorded = record(answer[kind], headers)
+                try:
+                    await send(message)
+                finally:
+                    settle(recorded)
+                return
+            await send(message)
 
         try:
             await self.app(scope, receive, recording_send)

@@ -135,6 +135,12 @@ class PageResult(_Model):
     page_origin: str | None = Field(
         default=None, description="The origin of the page that made the request, as it saw it."
     )
+    messages: list[str] | None = Field(
+        default=None, description="A WebSocket's messages the page received; null for a fetch()."
+    )
+    close_code: int | None = Field(
+        default=None, description="The code of a WebSocket's close event, when it closed."
+    )
 
 
 SameSite = Literal["strict", "lax", "none", "unset"]
@@ -277,6 +283,13 @@ class Result(_Model):
     frontend_origin: str = Field(description="The page's origin; empty for a visit.")
     visit: bool = Field(
         default=False, description="A top-level navigation to the backend, not a fetch()."
+    )
+    kind: Literal["fetch", "websocket"] = Field(
+        default="fetch", description="A fetch(), or a WebSocket the page opened."
+    )
+    messages: list[str] | None = Field(
+        default=None,
+        description="For a WebSocket: the messages the page received over it (it sends `ping`).",
     )
     url: str
     method: str

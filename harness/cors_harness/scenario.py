@@ -446,8 +446,25 @@ _NOT_FOR_VISITS = {
 }
 
 
+# What a WebSocket request cannot have: the page's `new WebSocket(url)` takes no method, headers,
+# body or fetch() options.
+_NOT_FOR_WEBSOCKETS = {
+    "method": "a WebSocket handshake is always a GET",
+    "headers": "new WebSocket() sets no request header",
+    "body": "the page sends its message once the socket is open",
+    "json_body": "the page sends its message once the socket is open",
+    "credentials": "the handshake sends the cookies the browser's rules allow",
+    "mode": "a WebSocket has no fetch() mode",
+    "redirect": "a WebSocket handshake is never redirected",
+    "read_headers": "the page reads no response header of a WebSocket",
+    "repeat": "only a fetch() repeats",
+    "visit": "a visit is a navigation",
+}
+
+
 class Request(_Model):
-    """One fetch() made by a frontend page, or a top-level visit to the backend."""
+    """One fetch() made by a frontend page, a WebSocket it opens, or a top-level visit to the
+    backend."""
 
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
@@ -458,6 +475,13 @@ class Request(_Model):
         None,
         description="The backend it calls, by name (backends:); default: the scenario's "
         "`backend`, or the first of its `backends`.",
+    )
+    kind: Literal["fetch", "websocket"] = Field(
+        "fetch",
+        description="fetch: a fetch() from the page; websocket: the page opens `new "
+        "WebSocket()` to the path (ws:// or wss:// on the backend's origin), sends `ping` and "
+        "waits for an answer. CORS does not apply to WebSockets: its outcome is allowed when "
+        "the page exchanged messages, blocked-response when the server refused the handshake.",
     )
     visit: bool = Field(
         False,
@@ -568,6 +592,16 @@ class Request(_Model):
                 "set_by: fetch sets a cookie from the request's frontend page, and a visit has "
                 "none; use set_by: navigation",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _socket(self) -> Request:
+        if self.kind != "websocket":
+            return self
+        for name, why in _NOT_FOR_WEBSOCKETS.items():
+            if name in self.model_fields_set:
+                key = "json" if name == "json_body" else name
+                raise AtKey(key, f"does not apply to a WebSocket (kind: websocket): {why}")
         return self
 
     @model_validator(mode="after")

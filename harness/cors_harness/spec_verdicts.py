@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from cors_harness.fetch_standard import FetchCall, judge
+from cors_harness.fetch_standard import FetchCall, judge, judge_websocket
 from cors_harness.results import SpecVerdict
 
 if TYPE_CHECKING:
@@ -49,17 +49,10 @@ def spec_verdict(request: Request, result: Result) -> SpecVerdict | None:
     None for a visit (no CORS), an error cell, or a page the browser moved elsewhere."""
     if request.visit or result.outcome in {"error", "upgraded"} or not result.frontend_origin:
         return None
-    call = FetchCall(
-        url=result.url,
-        origin=result.frontend_origin,
-        method=request.method,
-        headers=list(request.fetch_headers().items()),
-        body=request.fetch_body(),
-        credentials=request.credentials,
-        mode=request.mode,
-        redirect=request.redirect,
-    )
-    verdict = judge(call, result.evidence)
+    if request.kind == "websocket":
+        verdict = judge_websocket(result.frontend_origin, result.evidence)
+    else:
+        verdict = judge(_call(request, result), result.evidence)
     departures = list(verdict.departures)
     if verdict.outcome != "unknown" and result.outcome != verdict.outcome:
         departures.append(
@@ -86,6 +79,19 @@ def spec_verdict(request: Request, result: Result) -> SpecVerdict | None:
         departures=departures,
         browser_reason=told[0] if told else None,
         browser_check=told[1] if told else None,
+    )
+
+
+def _call(request: Request, result: Result) -> FetchCall:
+    return FetchCall(
+        url=result.url,
+        origin=result.frontend_origin,
+        method=request.method,
+        headers=list(request.fetch_headers().items()),
+        body=request.fetch_body(),
+        credentials=request.credentials,
+        mode=request.mode,
+        redirect=request.redirect,
     )
 
 

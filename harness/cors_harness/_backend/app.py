@@ -6,7 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 
@@ -140,7 +140,35 @@ def create_app(
             to += ("&" if "?" in to else "?") + urlencode({PROBE_PARAM: probe})
         return RedirectResponse(to, status_code=status)
 
+    allowed = set((cors or {}).get("allow_origins", []))
+
+    @app.websocket("/ws/echo")
+    async def socket_echo(websocket: WebSocket) -> None:
+        # CORSMiddleware leaves WebSocket handshakes alone, so any origin gets here; the answer
+        # names the cookies the handshake carried, as an endpoint that trusts them would act.
+        await websocket.accept()
+        await _answer(websocket)
+
+    @app.websocket("/ws/checked")
+    async def socket_checked(websocket: WebSocket) -> None:
+        # The fix: the endpoint checks Origin against the app's allowed origins itself.
+        if "*" not in allowed and websocket.headers.get("origin") not in allowed:
+            await websocket.close(code=1008)
+            return
+        await websocket.accept()
+        await _answer(websocket)
+
     return app
+
+
+async def _answer(websocket: WebSocket) -> None:
+    try:
+        message = await websocket.receive_text()
+        cookies = ", ".join(sorted(websocket.cookies)) or "none"
+        await websocket.send_text(f"{message}: cookies {cookies}")
+        await websocket.close()
+    except WebSocketDisconnect:
+        return
 
 
 def _add_layer(app: FastAPI, layer: LayerSpec) -> None:

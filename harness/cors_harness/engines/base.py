@@ -38,6 +38,8 @@ class ProbeSpec(TypedDict):
     mode: str
     redirect: str
     timeout_ms: int
+    # fetch, or websocket: `new WebSocket(url)`, one message sent and one awaited.
+    kind: str
 
 
 class Session(Protocol):
