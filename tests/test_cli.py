@@ -77,6 +77,23 @@ def test_bad_file_in_a_directory_is_listed_and_the_rest_still_run(tmp_path: Path
     assert data["scenario_errors"][0]["path"].endswith("b_bad.yaml")
 
 
+def test_a_slow_scenario_is_left_out_and_named_unless_asked(tmp_path: Path) -> None:
+    (tmp_path / "a_good.yaml").write_text(GOOD % "blocked-response")
+    (tmp_path / "b_slow.yaml").write_text("slow: true\n" + GOOD % "blocked-response")
+    done = cors_harness("run", tmp_path, "--out", tmp_path / "out", "--browser", "chromium")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"not run (slow: true; --slow runs it): {tmp_path / 'b_slow.yaml'}" in done.stdout
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {r["scenario"] for r in data["results"]} == {"a_good"}
+    assert data["slow_not_run"] == [str(tmp_path / "b_slow.yaml")]
+    asked = cors_harness(
+        "run", tmp_path, "--out", tmp_path / "out", "--browser", "chromium", "--slow"
+    )
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {r["scenario"] for r in data["results"]} == {"a_good", "b_slow"}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

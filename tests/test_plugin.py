@@ -53,6 +53,18 @@ def test_collects_one_item_per_request_and_browser(pytester: pytest.Pytester) ->
     ]
 
 
+def test_slow_scenarios_are_deselected_unless_asked(pytester: pytest.Pytester) -> None:
+    write(pytester, SCENARIO)
+    write(pytester, "slow: true\n" + SCENARIO, name="slow.yaml")
+    result = pytester.runpytest_subprocess("--collect-only", "-q")
+    ids = [line for line in result.outlines if "::" in line]
+    assert all(i.startswith("scenarios/cors.yaml::") for i in ids)
+    assert len(ids) == 9
+    assert "9 deselected" in result.stdout.str()
+    asked = pytester.runpytest_subprocess("--collect-only", "-q", "--cors-slow")
+    assert len([line for line in asked.outlines if "scenarios/slow.yaml::" in line]) == 9
+
+
 def test_expectations_pass_and_fail_with_evidence(pytester: pytest.Pytester) -> None:
     write(pytester, EXPECTING)
     result = pytester.runpytest_subprocess("-k", "list or stranger", "-m", "chromium or webkit")

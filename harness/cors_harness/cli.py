@@ -186,6 +186,12 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_TIMEOUT_S,
         help="seconds a single fetch() may take (default: %(default)s)",
     )
+    run.add_argument(
+        "--slow",
+        action="store_true",
+        help="also run the scenarios marked slow: true (they wait minutes, e.g. for the "
+        "engines' caps on a preflight's Max-Age)",
+    )
     browser_options(run)
 
     doctor = commands.add_parser("doctor", help="say how each browser would be driven here")
@@ -304,6 +310,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 signals=signals,
                 profile=args.profile,
                 progress=progress,
+                slow=args.slow,
             )
         except ScenarioError as exc:
             print(exc, file=sys.stderr)

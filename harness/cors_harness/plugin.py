@@ -92,6 +92,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seconds a single fetch() may take (default: %(default)s)",
     )
     group.addoption(
+        "--cors-slow",
+        action="store_true",
+        help="also run the cells of scenarios marked slow: true (they wait minutes); without "
+        "it they are deselected",
+    )
+    group.addoption(
         "--cors-profile",
         choices=["shipped", "automation"],
         default=None,
@@ -139,6 +145,9 @@ def pytest_configure(config: pytest.Config) -> None:
     for browser in BROWSERS:
         config.addinivalue_line("markers", f"{browser}: CORS cell observed in {browser}")
     config.addinivalue_line("markers", "cors: a CORS scenario cell")
+    config.addinivalue_line(
+        "markers", "cors_slow: a cell of a scenario marked slow: true (runs with --cors-slow)"
+    )
     config.pluginmanager.register(CorsSession(config), "cors-harness-session")
 
 
@@ -196,6 +205,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Before -m deselects: cors_observe items carry the markers scenario cells carry. One that
     # chose a browser --browser did not select goes, as a scenario's cells in it are not made.
     selected = _selected_browsers(config)
+    slow = bool(config.getoption("cors_slow"))
     unselected = []
     for item in items:
         browser = _observed_browser(item)
@@ -204,6 +214,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker("cors")
             if browser not in selected:
                 unselected.append(item)
+        # Deselected, not skipped: a slow scenario is left out on purpose, and says so.
+        leave_out = not slow and item.get_closest_marker("cors_slow") is not None
+        if leave_out and item not in unselected:
+            unselected.append(item)
     if unselected:
         config.hook.pytest_deselected(items=unselected)
         dropped = set(unselected)
@@ -540,6 +554,8 @@ class ScenarioFile(pytest.File):
                 )
                 item.add_marker(browser)
                 item.add_marker("cors")
+                if self.scenario.slow:
+                    item.add_marker("cors_slow")
                 yield item
 
     def write_baseline(self, results: list[Result]) -> None:

@@ -241,6 +241,8 @@ def terminal(run: RunResults) -> str:
         out.append("")
     for failure in run.scenario_errors:
         out.append(f"not run: {one_line(failure.message)}")
+    for path in run.slow_not_run:
+        out.append(f"not run (slow: true; --slow runs it): {one_line(path)}")
     return "\n".join(out)
 
 

@@ -396,6 +396,10 @@ class RunResults(_Model):
     scenarios: list[ScenarioInfo] = Field(default_factory=list)
     results: list[Result]
     claims: list[ClaimVerdict] = Field(default_factory=list)
+    slow_not_run: list[str] = Field(
+        default_factory=list,
+        description="Scenario files marked slow that this run left out (run them with --slow).",
+    )
     interrupted: str | None = Field(
         default=None,
         description="The signal (SIGINT, SIGTERM) that stopped the run early; the cells are "

@@ -40,6 +40,7 @@ class RunCollector:
         self.scenarios: list[ScenarioInfo] = []
         self.cells: list[Result] = []
         self.claims: list[ClaimVerdict] = []
+        self.slow_not_run: list[str] = []
 
     def add(self, scenario: Scenario, source: str, found: list[Result]) -> None:
         verdicts = claim_verdicts(scenario, found)
@@ -60,6 +61,7 @@ class RunCollector:
                 scenarios=list(self.scenarios),
                 results=list(self.cells),
                 claims=list(self.claims),
+                slow_not_run=list(self.slow_not_run),
                 interrupted=interrupted,
             )
 
@@ -75,20 +77,27 @@ def run_paths(
     signals: SignalState | None = None,
     profile: str | None = None,
     progress: RunProgress | None = None,
+    slow: bool = False,
 ) -> RunResults:
     """Load every scenario under `paths` and run it; a bad file is listed, the rest still run.
 
     Give `collector` to keep what was observed when the run does not finish (a signal), and
     `signals` so that a signal whose first raise was lost still stops it after the scenario.
+    Scenarios marked `slow` run only with `slow`; the others are listed as not run.
     Every process the run starts is stopped when it ends, on every path.
     """
     collector = collector or RunCollector()
     scenarios: list[tuple[Scenario, str]] = []
     for path in scenario_files(paths):
         try:
-            scenarios.append((load_scenario(path), str(path)))
+            scenario = load_scenario(path)
         except ScenarioError as exc:
             collector.failures.append(ScenarioFailure(path=str(path), message=str(exc)))
+            continue
+        if scenario.slow and not slow:
+            collector.slow_not_run.append(str(path))
+            continue
+        scenarios.append((scenario, str(path)))
     wanted = list(browsers) if browsers is not None else list(BROWSERS)
     needed = [b for b in wanted if any(b in s.browsers for s, _ in scenarios)]
     with owned_processes() as token, Harness(

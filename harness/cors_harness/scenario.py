@@ -418,17 +418,27 @@ class Expectation(Facts):
         return base.model_copy(update=override.model_dump(exclude_none=True))
 
 
+# How long repeats may wait: a minute in an ordinary scenario; half an hour in one marked slow,
+# which runs only when asked (--slow), to measure the engines' caps on a preflight's Max-Age.
+INTERVAL_S = 10.0
+SPAN_S = 60.0
+SLOW_INTERVAL_S = 900.0
+SLOW_SPAN_S = 1800.0
+
+
 class Repeat(_Model):
     """The same fetch() to the same URL, `times` in all, `interval` seconds apart (cache tests)."""
 
     times: int = Field(ge=2, le=30)
-    interval: float = Field(gt=0, le=10, allow_inf_nan=False)
+    interval: float = Field(
+        gt=0,
+        le=SLOW_INTERVAL_S,
+        allow_inf_nan=False,
+        description=f"Seconds; at most {INTERVAL_S:g}, or {SLOW_INTERVAL_S:g} in a slow scenario.",
+    )
 
-    @model_validator(mode="after")
-    def _short(self) -> Repeat:
-        if (self.times - 1) * self.interval > 60:
-            raise ValueError("repeats may span at most 60 seconds")
-        return self
+    def span_s(self) -> float:
+        return (self.times - 1) * self.interval
 
 
 # What only a fetch() has, and why a visit (a top-level navigation in a new tab) has none of it.
@@ -691,6 +701,11 @@ class Scenario(_Model):
         "", description="Set from the file's directory, where commands run; not written in it."
     )
     description: str = ""
+    slow: bool = Field(
+        False,
+        description="The scenario waits minutes (repeats up to 900 s apart, 30 minutes in all): "
+        "it runs only when asked, with `cors-harness run --slow` or pytest's --cors-slow.",
+    )
     browsers: list[Browser] = Field(default_factory=_all_browsers, min_length=1)
     backend: Backend | None = Field(None, description="The one backend; or give backends.")
     backends: dict[BackendName, Backend] = Field(
@@ -799,6 +814,27 @@ def check_references(scenario: Scenario, fail: Callable[[Loc, str], NoReturn]) -
 
     `fail` raises the error for a location in the scenario and a problem.
     """
+    for i, request in enumerate(scenario.requests):
+        repeat = request.repeat
+        if repeat is None or scenario.slow:
+            if repeat is not None and repeat.span_s() > SLOW_SPAN_S:
+                fail(
+                    ("requests", i, "repeat"),
+                    f"repeats may span at most {SLOW_SPAN_S:g} seconds, even in a slow scenario",
+                )
+            continue
+        if repeat.interval > INTERVAL_S:
+            fail(
+                ("requests", i, "repeat", "interval"),
+                f"at most {INTERVAL_S:g} seconds; longer waits need `slow: true` on the "
+                "scenario, which then runs only when asked (--slow)",
+            )
+        if repeat.span_s() > SPAN_S:
+            fail(
+                ("requests", i, "repeat"),
+                f"repeats may span at most {SPAN_S:g} seconds; longer needs `slow: true` on the "
+                "scenario, which then runs only when asked (--slow)",
+            )
     declared = ", ".join(sorted(scenario.frontends))
     specs = scenario.backend_specs()
     backends = ", ".join(specs)
