@@ -15,6 +15,7 @@ from cors_harness.fetch_standard import (
     SPEC,
     FetchCall,
     judge,
+    max_age,
     mime_essence,
     normalize_method,
     unsafe_request_header_names,
@@ -1016,3 +1017,21 @@ def test_mime_essence(value: str, essence: str | None) -> None:
 )
 def test_method_normalization(given: str, sent: str) -> None:
     assert normalize_method(given) == sent
+
+
+@pytest.mark.parametrize(
+    ("values", "seconds"),
+    [
+        ([], 5),
+        (["600"], 600),
+        (["0"], 0),
+        (["-1"], 5),
+        (["+5"], 5),
+        (["abc"], 5),
+        (["5, 10"], 5),
+        (["5", "10"], 5),
+        (["86400"], 86400),
+    ],
+)
+def test_max_age_is_delta_seconds_or_five(values: list[str], seconds: int) -> None:
+    assert max_age([("Access-Control-Max-Age", v) for v in values]) == seconds

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cors_harness.spec_verdicts import browser_reason
+from cors_harness.results import Exchange, Result
+from cors_harness.spec_verdicts import browser_reason, cache_departures
 
 PREFIX = (
     "Access to fetch at 'http://localhost:1/x?cors_probe=ch-a-1' from origin "
@@ -74,3 +75,58 @@ def test_chromium_reasons(reason: str, check: str) -> None:
 def test_no_reason_without_a_cors_message() -> None:
     assert browser_reason(["Failed to load resource: net::ERR_FAILED"]) is None
     assert browser_reason([PREFIX + "Something new."]) == ("Something new.", None)
+
+
+def _repeated(max_age: str, attempts: list[tuple[float, bool]]) -> Result:
+    preflight = Exchange.from_wire(
+        probe="p",
+        method="OPTIONS",
+        path="/x",
+        query="cors_probe=p",
+        request_headers=[("origin", "http://a.test"), ("access-control-request-method", "PUT")],
+        status=204,
+        response_headers=[("Access-Control-Max-Age", max_age)],
+        server_exception=None,
+        elapsed_ms=1.0,
+    )
+    return Result.model_validate(
+        {
+            "scenario": "s",
+            "request": "r",
+            "browser": "webkit",
+            "browser_version": "1",
+            "engine": "webdriver",
+            "frontend_origin": "http://a.test",
+            "url": "http://b.test/x",
+            "method": "PUT",
+            "credentials": "omit",
+            "outcome": "allowed",
+            "preflight_sent": True,
+            "reached_server": True,
+            "cookie_sent": False,
+            "status": 200,
+            "readable_headers": {},
+            "error": None,
+            "console": [],
+            "evidence": [preflight],
+            "attempts": [
+                {"at_s": at, "preflight_sent": sent, "reached_server": True, "received": True}
+                for at, sent in attempts
+            ],
+        }
+    )
+
+
+def test_a_preflight_kept_past_its_max_age_departs() -> None:
+    (line,) = cache_departures(_repeated("2", [(0, True), (1.5, False), (4.5, False)]))
+    assert line == (
+        "the attempt at 4.5 s went without a preflight, on an answer 4.5 s old whose "
+        "Access-Control-Max-Age allows 2 s"
+    )
+
+
+def test_a_preflight_dropped_early_or_kept_in_time_does_not_depart() -> None:
+    assert cache_departures(_repeated("2", [(0, True), (1.5, False), (3.0, True)])) == []
+    # -1 cannot be read: the standard's 5 s apply, and no cache at all is allowed too.
+    assert cache_departures(_repeated("-1", [(0, True), (2, True), (4, False)])) == []
+    assert cache_departures(_repeated("0", [(0, True), (2, False)])) != []

@@ -14,9 +14,10 @@ and so is the standard's outcome (`unknown`). Outcomes mean what the harness's m
 `blocked-preflight` when no request itself reached a server, `blocked-response` once one did (a
 redirect's later preflight failing included), `blocked-network` when nothing was sent.
 
-Not judged: how long a preflight stays cached (Max-Age and each engine's cap), which decides only
-whether a repeated request is preflighted again; a required preflight the browser skipped counts
-as served from its cache when `cached` says an earlier one could have been.
+The preflight cache: the standard lets a browser keep a preflight's answer for less than its
+Max-Age (a cap, or no cache at all), never for longer; `max_age` gives the longest it may keep
+one, and a required preflight the browser skipped counts as served from its cache when `cached`
+says an earlier one could have been.
 """
 
 from __future__ import annotations
@@ -316,6 +317,19 @@ def readable_headers(headers: Sequence[tuple[str, str]], credentials: str) -> li
     everything = "*" in exposed and credentials != "include"
     names = {k.lower() for k, _ in headers} - FORBIDDEN_RESPONSE_HEADERS
     return sorted(n for n in names if everything or n in SAFELISTED_RESPONSE_HEADERS | exposed)
+
+
+DEFAULT_MAX_AGE_S = 5
+
+
+def max_age(headers: Sequence[tuple[str, str]]) -> int:
+    """How many seconds a preflight's answer may be cached: Access-Control-Max-Age as
+    delta-seconds; absent, or anything else (-1, +5, abc, a list), the default of 5 seconds.
+    A browser may keep it for less (its cap, or none at all), never for longer."""
+    values = header_list_values(headers, "access-control-max-age")
+    if values is None or len(values) != 1 or not values[0].isascii() or not values[0].isdigit():
+        return DEFAULT_MAX_AGE_S
+    return int(values[0])
 
 
 def preflight_failure(
@@ -688,6 +702,7 @@ __all__ = [
     "cors_check",
     "judge",
     "judge_websocket",
+    "max_age",
     "mime_essence",
     "normalize_method",
     "readable_headers",

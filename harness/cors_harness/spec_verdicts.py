@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from cors_harness.fetch_standard import FetchCall, judge, judge_websocket
+from cors_harness.fetch_standard import FetchCall, judge, judge_websocket, max_age
 from cors_harness.results import SpecVerdict
 
 if TYPE_CHECKING:
@@ -67,6 +67,8 @@ def spec_verdict(request: Request, result: Result) -> SpecVerdict | None:
         seen = ", ".join(sorted(result.readable_headers)) or "none"
         allowed = ", ".join(verdict.readable_headers) or "none"
         departures.append(f"the page could read {seen}; the standard lets it read {allowed}")
+    if verdict.preflight_required:
+        departures += cache_departures(result)
     told = browser_reason(result.console)
     return SpecVerdict(
         outcome=verdict.outcome,
@@ -80,6 +82,31 @@ def spec_verdict(request: Request, result: Result) -> SpecVerdict | None:
         browser_reason=told[0] if told else None,
         browser_check=told[1] if told else None,
     )
+
+
+# Seconds of slack between an attempt's time and its preflight's arrival, for the comparison with
+# Max-Age: the attempt's time is taken before the browser sends anything.
+CACHE_SLACK_S = 1.0
+
+
+def cache_departures(result: Result) -> list[str]:
+    """A repeated request that went without a preflight while its last preflight's answer was
+    older than that answer's Max-Age allows: the browser kept the answer too long."""
+    preflights = [e for e in result.evidence if e.preflight and not e.internal]
+    if not result.attempts or not preflights:
+        return []
+    allowed = max_age(preflights[0].response_headers)
+    found = []
+    last: float | None = None
+    for attempt in result.attempts:
+        if attempt.preflight_sent:
+            last = attempt.at_s
+        elif last is not None and attempt.at_s - last > allowed + CACHE_SLACK_S:
+            found.append(
+                f"the attempt at {attempt.at_s:g} s went without a preflight, on an answer "
+                f"{attempt.at_s - last:.1f} s old whose Access-Control-Max-Age allows {allowed} s"
+            )
+    return found
 
 
 def _call(request: Request, result: Result) -> FetchCall:
