@@ -3,6 +3,7 @@ browser's own reason beside the standard's."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING
 
@@ -70,17 +71,13 @@ def spec_verdict(request: Request, result: Result) -> SpecVerdict | None:
     if verdict.preflight_required:
         departures += cache_departures(result)
     told = browser_reason(result.console)
-    return SpecVerdict(
-        outcome=verdict.outcome,
-        check=verdict.check,
-        reason=verdict.reason,
-        section=verdict.section,
-        preflight_required=verdict.preflight_required,
-        preflight_why=verdict.preflight_why,
-        readable_headers=verdict.readable_headers,
-        departures=departures,
-        browser_reason=told[0] if told else None,
-        browser_check=told[1] if told else None,
+    return SpecVerdict.model_validate(
+        {
+            **dataclasses.asdict(verdict),
+            "departures": departures,
+            "browser_reason": told[0] if told else None,
+            "browser_check": told[1] if told else None,
+        }
     )
 
 
