@@ -815,6 +815,14 @@ def check_references(scenario: Scenario, fail: Callable[[Loc, str], NoReturn]) -
     `fail` raises the error for a location in the scenario and a problem.
     """
     for i, request in enumerate(scenario.requests):
+        served_by = scenario.backend_specs().get(scenario.backend_of(request))
+        proxied = served_by is not None and served_by.kind in {"command", "upstream"}
+        if request.kind == "websocket" and served_by is not None and proxied:
+            fail(
+                ("requests", i, "kind"),
+                f"a WebSocket reaches a fixture or app backend only; the recording proxy in "
+                f"front of a {served_by.kind} backend speaks HTTP alone",
+            )
         repeat = request.repeat
         if repeat is None or scenario.slow:
             if repeat is not None and repeat.span_s() > SLOW_SPAN_S:
