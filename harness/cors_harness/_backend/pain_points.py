@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -23,21 +23,27 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
 SPA = "https://app.example.com"
-CORS = {
-    "allow_origins": [SPA],
-    "allow_credentials": True,
-    "allow_methods": ["GET", "POST", "PUT", "DELETE"],
-    "allow_headers": ["Authorization", "Content-Type"],
-}
 
 
 def _app() -> FastAPI:
     return FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
 
+def _with_cors(app: FastAPI, expose: list[str] | None = None) -> None:
+    """CORSMiddleware as a credentialed API for its SPA sets it up."""
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[SPA],
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=expose or [],
+    )
+
+
 # --- An exception handler for Exception, as the advice to "fix" CORS on errors goes.
 handled = _app()
-handled.add_middleware(CORSMiddleware, **CORS)  # type: ignore[arg-type]
+_with_cors(handled)
 
 
 @handled.exception_handler(Exception)
@@ -67,7 +73,7 @@ class TokenMiddleware(BaseHTTPMiddleware):
 
 
 guarded = _app()
-guarded.add_middleware(CORSMiddleware, **CORS)  # type: ignore[arg-type]
+_with_cors(guarded)
 # Added last, so it is the outermost layer: outside CORSMiddleware.
 guarded.add_middleware(TokenMiddleware)
 
@@ -80,7 +86,7 @@ async def private_items() -> list[int]:
 # --- A route-level bearer-token dependency: does it see preflights?
 bearer = HTTPBearer()
 dependent = _app()
-dependent.add_middleware(CORSMiddleware, **CORS)  # type: ignore[arg-type]
+_with_cors(dependent)
 
 
 @dependent.put("/items/{item_id}")
@@ -107,7 +113,7 @@ async def substring_items() -> list[int]:
 
 # --- A mounted sub-application and StaticFiles under an app with CORSMiddleware.
 mounted = _app()
-mounted.add_middleware(CORSMiddleware, **CORS)  # type: ignore[arg-type]
+_with_cors(mounted)
 sub = _app()
 
 
@@ -120,4 +126,15 @@ mounted.mount("/v2", sub)
 mounted.mount("/static", StaticFiles(directory=FIXTURES))
 
 
-__all__ = ["dependent", "guarded", "handled", "mounted", "substring"]
+# --- A file download: FileResponse names the file in Content-Disposition.
+@mounted.get("/download")
+async def download() -> FileResponse:
+    return FileResponse(FIXTURES / "probe.js", filename="report.csv", media_type="text/csv")
+
+
+exposing = _app()
+_with_cors(exposing, expose=["Content-Disposition"])
+exposing.add_api_route("/download", download)
+
+
+__all__ = ["dependent", "exposing", "guarded", "handled", "mounted", "substring"]
