@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email.headerregistry import ContentTypeHeader, HeaderRegistry
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from cors_harness._http import (
@@ -38,8 +38,6 @@ from cors_harness._http import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
-
-    from cors_harness.results import Exchange
 
 SPEC = "https://fetch.spec.whatwg.org/"
 
@@ -77,6 +75,25 @@ REQUEST_BODY_HEADERS = frozenset(
 MAX_REDIRECTS = 20
 TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+
+
+class Exchange(Protocol):
+    """One request as a server received it and its answer, as sent (results.Exchange is one)."""
+
+    @property
+    def preflight(self) -> bool: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def origin(self) -> str | None: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def response_headers(self) -> list[tuple[str, str]]: ...
+    @property
+    def internal(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -696,6 +713,7 @@ def _preflight_why(method: str, unsafe: list[str]) -> str:
 
 __all__ = [
     "SPEC",
+    "Exchange",
     "FetchCall",
     "SpecOutcome",
     "Verdict",
