@@ -971,6 +971,14 @@ def test_the_table_is_large_enough_and_sourced() -> None:
     assert [c.name for c in CASES if not c.wpt.startswith(("fetch/", "cors/"))] == []
 
 
+def test_same_origin_mode_redirected_away_fails_after_the_first_request() -> None:
+    verdict = judge(
+        FetchCall(url=f"{PAGE}/data", origin=PAGE, mode="same-origin"),
+        [act(302, [("Location", f"{API}/data")], origin=None)],
+    )
+    assert (verdict.outcome, verdict.check) == ("blocked-response", "same-origin-mode")
+
+
 def test_reasons_name_what_failed() -> None:
     verdict = judge(
         FetchCall(url=f"{API}/data", origin=PAGE, method="patch"),

@@ -494,7 +494,8 @@ class _Walk:
             same = origin_of(url) == call.origin and not tainted and same_origin_so_far
             if not same and call.mode == "same-origin":
                 return self.verdict(
-                    "blocked-network",
+                    # Redirected away from the page's origin: the first request did go out.
+                    "blocked-response" if self.sent_request else "blocked-network",
                     "same-origin-mode",
                     f"mode same-origin: {origin_of(url)} is not the page's origin",
                     "main-fetch",
