@@ -38,9 +38,10 @@ from typing import TYPE_CHECKING, Any
 
 from cors_harness.engines import EngineBroken
 from cors_harness.frontend import PAGE
+from cors_harness.loading import load_scenario, scenario_files
 from cors_harness.processes import marked, owned_processes
 from cors_harness.runner import Harness
-from cors_harness.scenario import BROWSERS, Browser, Scenario, load_scenario, scenario_files
+from cors_harness.scenario import BROWSERS, Browser, Scenario
 from cors_harness.servers import scenario_servers
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from cors_harness.scenario import parse_scenario
+from cors_harness.loading import parse_scenario
 from cors_harness.servers import scenario_servers
 
 if TYPE_CHECKING:

@@ -14,8 +14,9 @@ import pytest
 
 from cors_harness.backends import ScenarioEvidence
 from cors_harness.classify import classify
+from cors_harness.loading import parse_scenario
 from cors_harness.results import Exchange, PageResult
-from cors_harness.scenario import BROWSERS, Browser, parse_scenario
+from cors_harness.scenario import BROWSERS, Browser
 
 if TYPE_CHECKING:
     from cors_harness.results import Result

@@ -14,7 +14,8 @@ import pytest
 
 from cors_harness._exceptions import HarnessError, ScenarioError
 from cors_harness.check import check, check_scenario
-from cors_harness.scenario import BROWSERS, Browser, parse_scenario
+from cors_harness.loading import parse_scenario
+from cors_harness.scenario import BROWSERS, Browser
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

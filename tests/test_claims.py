@@ -9,8 +9,8 @@ import pytest
 from cors_harness._exceptions import ScenarioError
 from cors_harness.claims import claim_verdicts
 from cors_harness.findings import findings
+from cors_harness.loading import parse_scenario
 from cors_harness.results import Environment, Exchange, Result, RunResults
-from cors_harness.scenario import parse_scenario
 
 SCENARIO = """\
 backend:

@@ -8,8 +8,9 @@ from cors_harness.baseline import Baseline, cell_of, dump
 from cors_harness.engines.base import domain_matches, same_site, stored_for
 from cors_harness.expect import mismatches
 from cors_harness.groups import cookie_stored
+from cors_harness.loading import parse_scenario
 from cors_harness.results import CookieJar, StoredCookie
-from cors_harness.scenario import Facts, parse_scenario
+from cors_harness.scenario import Facts
 from tests.test_classify import make_result
 
 SCENARIO = """

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from cors_harness.loading import load_scenario
 from cors_harness.results import Result
-from cors_harness.scenario import BROWSERS, Browser, load_scenario
+from cors_harness.scenario import BROWSERS, Browser
 from cors_harness.userapp import observe_app
 from tests.userapp.main import create_app
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from cors_harness.cli import main
-from cors_harness.scenario import load_scenario, scenario_json_schema
+from cors_harness.loading import load_scenario
+from cors_harness.scenario import scenario_json_schema
 
 BUILTIN = Path(__file__).parent.parent / "scenarios"
 

@@ -16,8 +16,9 @@ import pytest
 from fastapi import FastAPI
 
 from cors_harness._exceptions import FixtureError
+from cors_harness.loading import parse_scenario
 from cors_harness.processes import OWNER_VARIABLE
-from cors_harness.scenario import BROWSERS, parse_scenario
+from cors_harness.scenario import BROWSERS
 from cors_harness.servers import UserApp, scenario_servers
 from cors_harness.userapp import observe_app
 from tests.conftest import ROOT

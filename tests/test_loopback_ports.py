@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from cors_harness.scenario import BROWSERS, Browser, parse_scenario
+from cors_harness.loading import parse_scenario
+from cors_harness.scenario import BROWSERS, Browser
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cors_harness._exceptions import ScenarioError
-from cors_harness.scenario import load_scenario, scenario_files
+from cors_harness.loading import load_scenario, scenario_files
 
 REPO = Path(__file__).resolve().parents[1]
 # Relative, as the expected lines name the files; the tests run from the repository root.

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from cors_harness.scenario import BROWSERS, Browser, load_scenario
+from cors_harness.loading import load_scenario
+from cors_harness.scenario import BROWSERS, Browser
 
 if TYPE_CHECKING:
     from cors_harness.results import Result

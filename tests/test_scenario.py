@@ -9,15 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from cors_harness._exceptions import ScenarioError
-from cors_harness.scenario import (
-    Browser,
-    Expectation,
-    Facts,
-    Request,
-    load_scenario,
-    parse_scenario,
-    scenario_json_schema,
-)
+from cors_harness.loading import load_scenario, parse_scenario
+from cors_harness.scenario import Browser, Expectation, Facts, Request, scenario_json_schema
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from cors_harness._exceptions import FixtureError
-from cors_harness.scenario import parse_scenario
+from cors_harness.loading import parse_scenario
 from cors_harness.schedule import Schedule, fixed_origins
 
 if TYPE_CHECKING:

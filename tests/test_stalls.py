@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from cors_harness.scenario import parse_scenario
+from cors_harness.loading import parse_scenario
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send

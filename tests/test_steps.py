@@ -14,11 +14,12 @@ from cors_harness._exceptions import HarnessError
 from cors_harness.cells import Cells as CellRunner
 from cors_harness.frontend import PAGE
 from cors_harness.groups import cookie_groups
+from cors_harness.loading import parse_scenario
 from cors_harness.origins import Endpoint, Origins
 from cors_harness.recorder import PROBE_PARAM
 from cors_harness.results import BrowserInfo, CookieJar, Exchange, PageResult, Result, StoredCookie
 from cors_harness.runner import Harness
-from cors_harness.scenario import BROWSERS, parse_scenario
+from cors_harness.scenario import BROWSERS
 from cors_harness.userapp import observe_app
 from tests.userapp.login import create_app
 

@@ -15,10 +15,11 @@ from cors_harness._exceptions import (
     HarnessError,
     ScenarioError,
 )
+from cors_harness.loading import load_scenario, parse_scenario
 from cors_harness.results import Exchange, Result, RunResults
 from cors_harness.run import RunCollector, run_paths
 from cors_harness.runner import Harness
-from cors_harness.scenario import Scenario, load_scenario, parse_scenario
+from cors_harness.scenario import Scenario
 from cors_harness.userapp import observe_app
 
 __all__ = [

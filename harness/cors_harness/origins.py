@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cors_harness.scenario import PLACEHOLDER, is_loopback
+from cors_harness.scenario import PLACEHOLDER
+from cors_harness.scenario_checks import is_loopback
 
 if TYPE_CHECKING:
     import re

@@ -30,11 +30,12 @@ from cors_harness.claims import claim_verdicts
 from cors_harness.engines import EngineTimeouts, Overrides
 from cors_harness.expect import mismatches
 from cors_harness.explain import explain
+from cors_harness.loading import load_scenario
 from cors_harness.processes import owned_processes
 from cors_harness.report import claims_disagree, write_reports
 from cors_harness.results import ClaimVerdict, Environment, Result, RunResults
 from cors_harness.runner import Harness
-from cors_harness.scenario import BROWSERS, Browser, Request, Scenario, load_scenario
+from cors_harness.scenario import BROWSERS, Browser, Request, Scenario
 from cors_harness.userapp import observe_app
 from cors_harness.xvfb import virtual_display
 

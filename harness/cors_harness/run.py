@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 from cors_harness._exceptions import ScenarioError
 from cors_harness.claims import claim_verdicts
 from cors_harness.interrupt import Interrupted
+from cors_harness.loading import load_scenario, scenario_files
 from cors_harness.processes import owned_processes, stop_marked
 from cors_harness.results import ClaimVerdict, Result, RunResults, ScenarioFailure, ScenarioInfo
 from cors_harness.runner import DEFAULT_TIMEOUT_S, Harness, package_environment
-from cors_harness.scenario import BROWSERS, load_scenario, scenario_files
+from cors_harness.scenario import BROWSERS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

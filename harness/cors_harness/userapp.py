@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from cors_harness._exceptions import HarnessError
 from cors_harness._yaml import field
 from cors_harness.backends.asgi import load_app
-from cors_harness.scenario import Loc, Scenario, check_references
+from cors_harness.scenario import Loc, Scenario
+from cors_harness.scenario_checks import check_references
 from cors_harness.servers import UserApp
 
 if TYPE_CHECKING:
