@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from cors_harness._exceptions import HarnessError
@@ -66,6 +66,25 @@ def _cookie_url(backend: str, cookie: Cookie, probe: str) -> str:
     if cookie.samesite is not None:
         params["samesite"] = cookie.samesite
     return _url(backend, "/cookies/set", probe, params)
+
+
+def _what_was_asked(
+    scenario: Scenario, request: Request, name: Browser, browser: LaunchedBrowser | None
+) -> dict[str, Any]:
+    """A cell's fields that say what was asked of which browser, whatever came of it."""
+    return {
+        "scenario": scenario.name,
+        "request": request.name,
+        "browser": name,
+        "browser_version": browser.info.version if browser else "unavailable",
+        "engine": browser.info.engine if browser else "unavailable",
+        "visit": request.visit,
+        "kind": request.kind,
+        "method": request.method,
+        "credentials": request.credentials,
+        "mode": request.mode,
+        "redirect": request.redirect,
+    }
 
 
 class Cells:
@@ -142,18 +161,9 @@ class Cells:
                 page = PageResult(probe=probe, received=False, harness_error=why, error=None)
                 found = classify(page, [], [])
                 result = Result(
-                    scenario=scenario.name,
-                    request=request.name,
-                    browser=name,
-                    browser_version=browser.info.version if browser else "unavailable",
-                    engine=browser.info.engine if browser else "unavailable",
+                    **_what_was_asked(scenario, request, name, browser),
                     frontend_origin="",
-                    visit=request.visit,
                     url=request.path,
-                    method=request.method,
-                    credentials=request.credentials,
-                    mode=request.mode,
-                    redirect=request.redirect,
                     outcome=found.outcome,
                     preflight_sent=False,
                     reached_server=False,
@@ -335,20 +345,10 @@ class Cells:
             found = dataclasses.replace(found, outcome="upgraded", error=moved)
         readable = {k.lower(): v for k, v in page.headers.items()}
         result = Result(
-            scenario=scenario.name,
-            request=request.name,
-            browser=browser_name,
-            browser_version=browser.info.version if browser else "unavailable",
-            engine=browser.info.engine if browser else "unavailable",
+            **_what_was_asked(scenario, request, browser_name, browser),
             frontend_origin="" if request.frontend is None else origins.frontends[request.frontend],
-            visit=request.visit,
-            kind=request.kind,
             messages=page.messages,
             url=spec["url"],
-            method=request.method,
-            credentials=request.credentials,
-            mode=request.mode,
-            redirect=request.redirect,
             response_type=page.response_type,
             outcome=found.outcome,
             preflight_sent=found.preflight_sent,
