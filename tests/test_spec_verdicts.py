@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-from cors_harness.results import Exchange, Result
+from cors_harness.results import Exchange
 from cors_harness.spec_verdicts import browser_reason, cache_departures
+from tests.test_classify import make_result
+
+if TYPE_CHECKING:
+    from cors_harness.results import Result
 
 PREFIX = (
     "Access to fetch at 'http://localhost:1/x?cors_probe=ch-a-1' from origin "
@@ -89,31 +95,12 @@ def _repeated(max_age: str, attempts: list[tuple[float, bool]]) -> Result:
         server_exception=None,
         elapsed_ms=1.0,
     )
-    return Result.model_validate(
-        {
-            "scenario": "s",
-            "request": "r",
-            "browser": "webkit",
-            "browser_version": "1",
-            "engine": "webdriver",
-            "frontend_origin": "http://a.test",
-            "url": "http://b.test/x",
-            "method": "PUT",
-            "credentials": "omit",
-            "outcome": "allowed",
-            "preflight_sent": True,
-            "reached_server": True,
-            "cookie_sent": False,
-            "status": 200,
-            "readable_headers": {},
-            "error": None,
-            "console": [],
-            "evidence": [preflight],
-            "attempts": [
-                {"at_s": at, "preflight_sent": sent, "reached_server": True, "received": True}
-                for at, sent in attempts
-            ],
-        }
+    return make_result(
+        evidence=[preflight],
+        attempts=[
+            {"at_s": at, "preflight_sent": sent, "reached_server": True, "received": True}
+            for at, sent in attempts
+        ],
     )
 
 
